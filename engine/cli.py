@@ -1,0 +1,334 @@
+"""`xlt-engine`: the headless command line. Thin: parse, call, print.
+
+Exit codes: 0 success, 1 the run failed (or was cancelled), 2 bad input.
+Bad input never shows a traceback: one message that names the file, key or
+line, what was expected and the nearest valid value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from engine.errors import InputError, did_you_mean
+from engine.launch import EXIT_INPUT
+from engine.store import LIVE_STATUSES, Store
+from engine.workspace import Workspace
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="xlt engine: intermediate-task transfer experiments, headless.",
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace", "-w", help="Workspace folder (default $XLT_HOME or ~/.xlt)."
+    ),
+]
+
+
+def handles_input_errors(fn: Callable) -> Callable:
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(code=EXIT_INPUT) from None
+
+    return wrapper
+
+
+@app.command()
+@handles_input_errors
+def run(
+    config: Annotated[str, typer.Argument(help="Experiment file (TOML).")],
+    workspace: WorkspaceOpt = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Use this run id.")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the plan and what it costs; train nothing."
+        ),
+    ] = False,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Plain progress lines even on a terminal.")
+    ] = False,
+) -> None:
+    """Run an experiment: intermediate stages, target stages, zero-shot evaluation."""
+    from engine.launch import check_run_id, execute, new_run_id, prepare
+
+    ws = Workspace.open(workspace)
+    prepared = prepare(config, ws)
+    if dry_run:
+        _print_plan(prepared)
+        return
+    from engine.console import ConsoleReporter
+
+    rid = check_run_id(run_id) if run_id else new_run_id(prepared.config.name)
+    reporter = ConsoleReporter(out, plain=True if plain else None)
+    code = execute(prepared, rid, listeners=[reporter])
+    if code == 0:
+        out.print(
+            f"results: xlt-engine results --run {rid}"
+            + (f" --workspace {ws.root}" if workspace else "")
+        )
+    raise typer.Exit(code=code)
+
+
+def _print_plan(prepared) -> None:
+    from engine.pipeline import IntermediateStage
+
+    cfg, plan = prepared.config, prepared.plan
+    table = Table(
+        title=f"plan for '{cfg.name}' · model {cfg.model}", header_style="bold"
+    )
+    for col in ("#", "stage", "seed", "action", "key"):
+        table.add_column(col)
+    for i, stage in enumerate(plan.stages, start=1):
+        if isinstance(stage, IntermediateStage):
+            what = f"intermediate  {stage.task}"
+            action = "reuse checkpoint" if stage.reused else "train"
+        else:
+            what = (
+                f"target        {stage.target} ← {stage.intermediate}  "
+                f"[{len(stage.languages)} languages]"
+            )
+            action = "reuse results" if stage.reused else "train + evaluate"
+        table.add_row(str(i), what, str(stage.seed), action, stage.key[:12])
+    out.print(table)
+    s = plan.summary()
+    out.print(
+        f"{s['trainings']} trainings to run ({s['intermediate_trainings']} "
+        f"intermediate, {s['target_trainings']} target); {s['reused_checkpoints']} checkpoints and "
+        f"{s['reused_target_results']} target results reused; "
+        f"{s['evaluations']} zero-shot evaluations."
+    )
+
+
+@app.command()
+@handles_input_errors
+def runs(
+    workspace: WorkspaceOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON array of run records.")
+    ] = False,
+) -> None:
+    """List the runs in the workspace, newest last."""
+    store = Store(Workspace.open(workspace).store_path)
+    records = store.runs()
+    if as_json:
+        out.print_json(json.dumps(records, default=str))
+        return
+    if not records:
+        out.print("no runs yet: start one with xlt-engine run CONFIG")
+        return
+    table = Table(header_style="bold")
+    table.add_column("run", no_wrap=True)
+    for col in ("name", "status", "stages", "started", "duration", "device"):
+        table.add_column(col)
+    for r in records:
+        started = r.get("started_at")
+        ended = r.get("ended_at") or (None if r["status"] in LIVE_STATUSES else started)
+        duration = (
+            _duration((ended or datetime.now().timestamp()) - started)
+            if started
+            else ""
+        )
+        table.add_row(
+            r["id"],
+            r.get("name", ""),
+            _status_text(r["status"]),
+            f"{r.get('stages_done', 0)}/{r.get('stages_total', '?')}",
+            datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M")
+            if started
+            else "",
+            duration,
+            str(r.get("device", "")),
+        )
+    out.print(table)
+
+
+def _status_text(status: str) -> str:
+    colour = {
+        "finished": "green",
+        "running": "cyan",
+        "failed": "red",
+        "interrupted": "red",
+        "cancelled": "yellow",
+    }.get(status, "white")
+    return f"[{colour}]{status}[/{colour}]"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+@app.command()
+@handles_input_errors
+def results(
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="Run id (default: the latest run with results)."),
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target task.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, json, markdown or latex.")
+    ] = "table",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Zero-shot results: one row per intermediate choice, one column per language."""
+    from engine import report
+    from engine.tasks import REGISTRY
+
+    if fmt not in report.FORMATS:
+        raise InputError(
+            f"--format: '{fmt}' is not one of {', '.join(report.FORMATS)}"
+            f"{did_you_mean(fmt, report.FORMATS)}"
+        )
+    store = Store(Workspace.open(workspace).store_path)
+    all_records = store.results()
+    if run is None:
+        runs_with = [
+            r["id"]
+            for r in store.runs()
+            if any(
+                x["run_id"] == r["id"] and (target is None or x["target"] == target)
+                for x in all_records
+            )
+        ]
+        if not runs_with:
+            if fmt == "json":
+                out.print("[]")
+                return
+            raise InputError(
+                "no results yet"
+                + (f" for target '{target}'" if target else "")
+                + "; run an experiment first: xlt-engine run CONFIG"
+            )
+        run = runs_with[-1]
+    elif store.get_run(run) is None:
+        known = [r["id"] for r in store.runs()]
+        raise InputError(
+            f"--run: no run '{run}' in this workspace{did_you_mean(run, known)}"
+        )
+    records = [r for r in all_records if r["run_id"] == run]
+    targets = list(dict.fromkeys(r["target"] for r in records))
+    if target is not None:
+        if target not in targets:
+            raise InputError(
+                f"--target: run '{run}' has no results for '{target}'"
+                f"{did_you_mean(target, targets)} "
+                f"(targets: {', '.join(targets) or 'none'})"
+            )
+        records = [r for r in records if r["target"] == target]
+        targets = [target]
+    if fmt == "json":
+        sys.stdout.write(report.records_json(records) + "\n")
+        return
+    if fmt == "csv":
+        sys.stdout.write(report.records_csv(records))
+        return
+    status = (store.get_run(run) or {}).get("status", "")
+    if fmt == "table":
+        out.print(f"run {run} ({status})")
+    for name in targets:
+        order = REGISTRY[name].languages if name in REGISTRY else ()
+        table = report.pivot(records, name, order)
+        if fmt == "table":
+            out.print(report.render_rich(table))
+        elif fmt == "markdown":
+            sys.stdout.write(report.render_markdown(table) + "\n")
+        else:
+            sys.stdout.write(report.render_latex(table) + "\n")
+
+
+@app.command()
+def tasks(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON array of task records.")
+    ] = False,
+) -> None:
+    """List the built-in tasks: kind, role, languages, metric and data source."""
+    from engine.tasks import all_tasks
+
+    records = [t.as_dict() for t in all_tasks()]
+    if as_json:
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(header_style="bold")
+    for col in ("task", "kind", "role", "languages", "metric", "source"):
+        table.add_column(col)
+    for t in records:
+        langs = t["languages"]
+        shown = (
+            ", ".join(langs)
+            if len(langs) <= 8
+            else f"{len(langs)}: {', '.join(langs[:6])}, …"
+        )
+        table.add_row(
+            t["name"], t["kind"], "/".join(t["roles"]), shown, t["metric"], t["source"]
+        )
+    out.print(table)
+
+
+@app.command()
+@handles_input_errors
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="The run to stop.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Ask a running run to stop at its next safe point; finished results are kept."""
+    store = Store(Workspace.open(workspace).store_path)
+    record = store.get_run(run_id)
+    if record is None:
+        known = [r["id"] for r in store.runs()]
+        raise InputError(
+            f"no run '{run_id}' in this workspace{did_you_mean(run_id, known)}"
+        )
+    if record["status"] not in LIVE_STATUSES:
+        out.print(f"run {run_id} is not running (status: {record['status']})")
+        return
+    if record.get("host") != socket.gethostname():
+        raise InputError(
+            f"run {run_id} runs on host '{record.get('host')}'; cancel it there"
+        )
+    try:
+        os.kill(record["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        out.print(f"run {run_id} has already stopped")
+        return
+    out.print(
+        f"asked run {run_id} (pid {record['pid']}) to stop; it stops after the "
+        "current step and keeps what finished"
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

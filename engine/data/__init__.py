@@ -1,0 +1,1 @@
+"""Data loading: hub datasets, local files, package data; tokenization cache."""

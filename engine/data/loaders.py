@@ -1,0 +1,81 @@
+"""One entry point for a task's data: `load_split(task, split, language)`.
+
+Also the data fingerprint that goes into checkpoint and stage keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from engine.data.examples import Example
+from engine.data.local_files import load_examples
+from engine.errors import InputError
+from engine.tasks.spec import HubSource, LocalSource, TaskSpec
+
+
+def load_split(task: TaskSpec, split: str, language: str) -> list[Example]:
+    if isinstance(task.source, LocalSource):
+        path = task.source.files.get((split, language))
+        if path is None:
+            have = ", ".join(f"{s}.{lang}" for s, lang in task.source.files)
+            raise InputError(
+                f"task '{task.name}' has no {split} file for language '{language}' "
+                f"(it has {have})"
+            )
+        return _load_local(
+            path,
+            task.source.text_fields,
+            task.source.label_field,
+            task.labels,
+            _mtime(path),
+        )
+    from engine.data.hub import load_hub_examples
+
+    return load_hub_examples(task, split, language)
+
+
+def has_split(task: TaskSpec, split: str, language: str) -> bool:
+    if isinstance(task.source, LocalSource):
+        return (split, language) in task.source.files
+    return split in task.source.splits and language in task.source.configs
+
+
+@lru_cache(maxsize=64)
+def _load_local(path, text_fields, label_field, labels, _mtime_key) -> list[Example]:
+    return load_examples(path, text_fields, label_field, labels)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def check_local_data(task: TaskSpec, splits: list[tuple[str, str]]) -> None:
+    """Parse every local file a run will read, so bad data fails before it starts."""
+    if isinstance(task.source, LocalSource):
+        for split, language in splits:
+            load_split(task, split, language)
+
+
+def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
+    """Content identity of one split: file hash, or hub path + config + revision."""
+    source = task.source
+    if isinstance(source, LocalSource):
+        path = source.files.get((split, language))
+        if path is None:
+            return f"{task.name}:{split}:{language}:missing"
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return f"sha256:{digest.hexdigest()}"
+    assert isinstance(source, HubSource)
+    config = source.configs.get(language)
+    return (
+        f"hub:{source.path}:{config}:{source.splits.get(split)}:"
+        f"{source.revision or 'main'}:{','.join(source.text_fields)}"
+    )

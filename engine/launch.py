@@ -1,0 +1,281 @@
+"""The life of one run: check, register, execute, record the end.
+
+Everything that can be checked before training is checked before anything is
+written to the store: the config, every local data file, the model, the
+device. After that the run is registered as `running`, its resolved config
+and event stream are written under runs/<run_id>/, and it ends as finished,
+failed or cancelled. A run killed outright is shown as interrupted by the
+store, because its process is gone and it never recorded an end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import tomli_w
+
+from engine.atomic import write_text_atomic
+from engine.config import ExperimentConfig, load_config
+from engine.data.loaders import check_local_data, has_split
+from engine.errors import InputError
+from engine.events import EventWriter
+from engine.pipeline import Plan, make_plan
+from engine.runinfo import command_line, git_commit, host, package_versions
+from engine.store import Store, process_start_time
+from engine.workspace import Workspace
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass
+class Prepared:
+    config: ExperimentConfig
+    plan: Plan
+    workspace: Workspace
+
+
+def prepare(config_path: str, workspace: Workspace) -> Prepared:
+    """Load, validate and plan; check every local data file. InputError if bad."""
+    config = load_config(config_path)
+    for name in config.intermediate:
+        task = config.task(name)
+        wanted = [(s, task.train_language) for s in ("train", "validation")]
+        check_local_data(task, [w for w in wanted if has_split(task, *w)])
+    for name in config.targets:
+        task = config.task(name)
+        wanted = [(s, task.train_language) for s in ("train", "validation")]
+        wanted += [(task.eval_split, lang) for lang in config.languages[name]]
+        check_local_data(task, [w for w in wanted if has_split(task, *w)])
+    plan = make_plan(config, workspace)
+    return Prepared(config, plan, workspace)
+
+
+def new_run_id(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
+
+
+def check_run_id(run_id: str) -> str:
+    if not _RUN_ID.match(run_id):
+        raise InputError(
+            f"run id '{run_id}' is not valid; use letters, digits, '.', '_' and '-' "
+            "(at most 100 characters, starting with a letter or digit)"
+        )
+    return run_id
+
+
+def check_device(config: ExperimentConfig) -> None:
+    import torch
+
+    device = config.device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(
+                f"{config.source_file}: device: '{device}' asked for, but torch "
+                f'{torch.__version__} sees no CUDA GPU; use device = "auto" or "cpu"'
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise InputError(
+                f"{config.source_file}: device: '{device}' does not exist; this "
+                f"machine has cuda:0..cuda:{torch.cuda.device_count() - 1}"
+            )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"{config.source_file}: device: 'mps' is not available here")
+    from engine.train import resolve_device
+
+    resolved = resolve_device(device)
+    if config.precision == "fp16" and resolved.type != "cuda":
+        raise InputError(
+            f"{config.source_file}: precision: 'fp16' needs a CUDA device (this run "
+            f'would use {resolved}); use "bf16" or "fp32"'
+        )
+    if (
+        config.precision == "bf16"
+        and resolved.type == "cuda"
+        and not torch.cuda.is_bf16_supported()
+    ):
+        raise InputError(
+            f"{config.source_file}: precision: this GPU does not support 'bf16'; "
+            'use "fp16" or "fp32"'
+        )
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT/SIGHUP (and `xlt-engine cancel`); read between steps."""
+
+    def __init__(self):
+        self._event = threading.Event()
+        self.signal_name: str | None = None
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self._event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        self.signal_name = signal.Signals(signum).name
+        self._event.set()
+
+
+def execute(
+    prepared: Prepared,
+    run_id: str,
+    listeners: list[Callable[[dict[str, Any]], None]] = (),
+) -> int:
+    """Run a prepared plan to its end; return the exit code."""
+    config, plan, workspace = prepared.config, prepared.plan, prepared.workspace
+    check_device(config)
+    store = Store(workspace.store_path)
+    if store.get_run(run_id) is not None or workspace.run_dir(run_id).exists():
+        raise InputError(f"run id '{run_id}' is already used in {workspace.root}")
+
+    from engine.runner import PlanRunner
+
+    _quiet_libraries()
+    stop = StopFlag()
+    stop.install()
+    run_dir = workspace.run_dir(run_id)
+    events = EventWriter(None, run_id)  # replaced below once the run exists
+    runner = PlanRunner(config, plan, workspace, store, run_id, events, stop)
+
+    # From here on the run exists: folder, resolved config, store record.
+    run_dir.mkdir(parents=True)
+    write_text_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_toml_dict()))
+    log_handler = _log_to(run_dir / "engine.log")
+    events = EventWriter(run_dir / "events.jsonl", run_id)
+    for listener in listeners:
+        events.listeners.append(listener)
+    runner.events = events
+    started = time.time()
+    pid = os.getpid()
+    store.create_run(
+        {
+            "id": run_id,
+            "name": config.name,
+            "status": "running",
+            "config": config.to_toml_dict(),
+            "config_file": config.source_file,
+            "started_at": started,
+            "ended_at": None,
+            "pid": pid,
+            "pid_start": process_start_time(pid),
+            "host": host(),
+            "command": command_line(),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "device": runner.device_name,
+            "precision": config.precision,
+            "workspace": str(workspace.root),
+            "plan": plan.summary(),
+            "stages_total": len(plan.stages),
+            "stages_done": 0,
+            "error": None,
+        }
+    )
+    events.emit(
+        "run_start",
+        run_id=run_id,
+        name=config.name,
+        model=config.model,
+        device=runner.device_name,
+        workspace=str(workspace.root),
+        pid=pid,
+        host=host(),
+    )
+    events.emit("plan", summary=plan.summary(), stages=plan.as_records())
+    events.listeners.append(_progress_to_store(store, run_id))
+
+    status, error, code = "finished", None, EXIT_OK
+    try:
+        runner.run()
+    except Exception as exc:  # noqa: BLE001 - every failure ends the run cleanly
+        from engine.train import Cancelled
+
+        if isinstance(exc, Cancelled):
+            status, code = "cancelled", EXIT_FAILED
+            events.emit(
+                "log",
+                level="info",
+                message=f"{exc} ({stop.signal_name or 'cancel'} received)",
+            )
+        else:
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            code = EXIT_INPUT if isinstance(exc, InputError) else EXIT_FAILED
+            logging.getLogger("xlt.engine").error(
+                "run failed\n%s", traceback.format_exc()
+            )
+            events.emit(
+                "error",
+                message=str(exc) if isinstance(exc, InputError) else error,
+                traceback=traceback.format_exc(),
+            )
+    except KeyboardInterrupt:
+        status, code = "cancelled", EXIT_FAILED
+    ended = time.time()
+    store.update_run(
+        run_id, status=status, ended_at=ended, error=error, stages_done=runner.completed
+    )
+    events.emit(
+        "run_end",
+        status=status,
+        seconds=round(ended - started, 2),
+        stages_done=runner.completed,
+        stages_total=len(plan.stages),
+        error=error,
+    )
+    events.close()
+    logging.getLogger().removeHandler(log_handler)
+    log_handler.close()
+    return code
+
+
+def _progress_to_store(store: Store, run_id: str):
+    def on_event(event: dict[str, Any]) -> None:
+        if event["type"] == "stage_end":
+            store.update_run(run_id, stages_done=event["index"])
+
+    return on_event
+
+
+def _log_to(path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+def _quiet_libraries() -> None:
+    """Library chatter (load reports, download bars) goes to engine.log only."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import datasets
+        import transformers
+
+        transformers.logging.set_verbosity_warning()
+        transformers.logging.disable_default_handler()
+        transformers.logging.enable_propagation()
+        transformers.utils.logging.disable_progress_bar()
+        datasets.logging.disable_progress_bar()
+        datasets.logging.set_verbosity_warning()
+    except ImportError:  # pragma: no cover
+        pass

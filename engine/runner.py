@@ -1,0 +1,345 @@
+"""Execute a plan: train, select, evaluate, record.
+
+Each finished piece is written as soon as it exists: an intermediate
+checkpoint when its stage ends, a language's score when it is evaluated. A
+crash or a kill loses only the stage in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.atomic import write_json_atomic
+from engine.config import ExperimentConfig, StageHparams
+from engine.data.loaders import data_fingerprint, load_split
+from engine.data.tokenize import TokenizedSplit, cached_tokenize
+from engine.events import EventWriter
+from engine.pipeline import IntermediateStage, Plan, TargetStage
+from engine.store import Store
+from engine.tasks.spec import TaskSpec
+from engine.workspace import Workspace
+
+log = logging.getLogger("xlt.engine")
+
+
+class PlanRunner:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        plan: Plan,
+        workspace: Workspace,
+        store: Store,
+        run_id: str,
+        events: EventWriter,
+        should_stop: Callable[[], bool],
+    ):
+        self.config = config
+        self.plan = plan
+        self.workspace = workspace
+        self.store = store
+        self.run_id = run_id
+        self.events = events
+        self.should_stop = should_stop
+
+        import torch
+
+        from engine.models.loading import load_tokenizer, resolve_model_path
+        from engine.train import Runtime, resolve_device
+
+        self.torch = torch
+        self.runtime = Runtime(resolve_device(config.device), config.precision)
+        self.model_path = resolve_model_path(config.model, workspace)
+        self.tokenizer = load_tokenizer(self.model_path)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        from engine.models.heads import pooling_for
+
+        self.pooling = pooling_for(self.tokenizer)
+        self.completed = 0
+
+    @property
+    def device_name(self) -> str:
+        dev = self.runtime.device
+        if dev.type == "cuda":
+            return f"{dev} ({self.torch.cuda.get_device_name(dev)})"
+        return str(dev)
+
+    # -- data -----------------------------------------------------------------
+    def tokenized(
+        self, task: TaskSpec, split: str, lang: str, hp: StageHparams, limit: int
+    ) -> TokenizedSplit:
+        data = cached_tokenize(
+            self.tokenizer,
+            lambda: load_split(task, split, lang),
+            data_fingerprint(task, split, lang),
+            hp.max_seq_length,
+            self.workspace.root / "cache",
+        )
+        if limit and len(data) > limit:
+            data = _head(data, limit)
+        return data
+
+    # -- stages ---------------------------------------------------------------
+    def run(self) -> None:
+        total = len(self.plan.stages)
+        for index, stage in enumerate(self.plan.stages, start=1):
+            self.events.emit(
+                "stage_start",
+                stage=stage.id,
+                kind=stage.kind,
+                key=stage.key,
+                index=index,
+                total=total,
+                seed=stage.seed,
+                reused=stage.reused,
+                **_stage_fields(stage),
+            )
+            t0 = time.time()
+            if isinstance(stage, IntermediateStage):
+                info = self.run_intermediate(stage)
+            else:
+                info = self.run_target(stage)
+            self.completed += 1
+            self.events.emit(
+                "stage_end",
+                stage=stage.id,
+                kind=stage.kind,
+                index=index,
+                total=total,
+                seconds=round(time.time() - t0, 2),
+                reused=stage.reused,
+                **info,
+            )
+
+    def _new_model(self, start: str, task: TaskSpec):
+        from engine.models.heads import TaskModel
+        from engine.models.loading import load_encoder
+
+        self.torch.manual_seed(0)  # head init is seeded again in train_stage
+        model = TaskModel(load_encoder(start), self.pooling)
+        model.add_classification_head(task.name, len(task.labels))
+        return model
+
+    def run_intermediate(self, stage: IntermediateStage) -> dict[str, Any]:
+        folder = self.workspace.checkpoint_dir(stage.key)
+        if stage.reused:
+            self.events.emit(
+                "checkpoint",
+                stage=stage.id,
+                key=stage.key,
+                path=str(folder),
+                reused=True,
+            )
+            return {"checkpoint": str(folder)}
+        from engine.train import TrainTask, train_stage
+
+        task = self.config.task(stage.task)
+        hp = self.config.intermediate_hparams
+        lang = task.train_language
+        train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
+        validation = None
+        if _has(task, "validation", lang):
+            validation = self.tokenized(
+                task, "validation", lang, hp, hp.max_eval_examples
+            )
+        model = self._new_model(self.model_path, task)
+        result = train_stage(
+            model,
+            TrainTask(task.name, train, validation, len(task.labels)),
+            hp,
+            self.runtime,
+            seed=stage.seed,
+            pad_id=self.pad_id,
+            emit=self._emit_for(stage),
+            should_stop=self.should_stop,
+            select_best=False,  # the intermediate encoder is the one trained to the end
+        )
+        # Write the encoder whole under a temporary name, then move it into place.
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        model.encoder.save_pretrained(partial, safe_serialization=True)
+        self.tokenizer.save_pretrained(partial)
+        meta = {
+            "key": stage.key,
+            "task": stage.task,
+            "seed": stage.seed,
+            "base_model": self.config.model,
+            "steps": result.steps,
+            "validation_accuracy": result.best_score,
+            "hparams": hp.__dict__,
+            "run_id": self.run_id,
+            "created": time.time(),
+        }
+        write_json_atomic(partial / "xlt_stage.json", meta)
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+        self.events.emit(
+            "checkpoint",
+            stage=stage.id,
+            key=stage.key,
+            path=str(folder),
+            reused=False,
+            steps=result.steps,
+        )
+        return {
+            "checkpoint": str(folder),
+            "steps": result.steps,
+            "samples_per_s": round(result.samples_per_second, 2),
+        }
+
+    def run_target(self, stage: TargetStage) -> dict[str, Any]:
+        result_file = self.workspace.stage_dir(stage.key) / "result.json"
+        task = self.config.task(stage.target)
+        if stage.reused:
+            saved = json.loads(result_file.read_text(encoding="utf-8"))
+            for score in saved["scores"]:
+                self._record(stage, task, score, reused=True)
+            return {
+                "best_step": saved.get("best_step"),
+                "reused_from": saved.get("run_id"),
+            }
+
+        from engine.train import TrainTask, evaluate_accuracy, train_stage
+
+        hp = self.config.target_hparams
+        lang = task.train_language
+        train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
+        validation = None
+        if _has(task, "validation", lang):
+            validation = self.tokenized(
+                task, "validation", lang, hp, hp.max_eval_examples
+            )
+        else:
+            self.events.emit(
+                "warning",
+                stage=stage.id,
+                message=f"{task.name} has no {lang} validation split; "
+                "keeping the last step instead of the best one",
+            )
+        start = (
+            str(self.workspace.checkpoint_dir(stage.intermediate_key))
+            if stage.intermediate_key
+            else self.model_path
+        )
+        model = self._new_model(start, task)
+        result = train_stage(
+            model,
+            TrainTask(task.name, train, validation, len(task.labels)),
+            hp,
+            self.runtime,
+            seed=stage.seed,
+            pad_id=self.pad_id,
+            emit=self._emit_for(stage),
+            should_stop=self.should_stop,
+        )
+        scores = []
+        for language in stage.languages:
+            if self.should_stop():
+                from engine.train import Cancelled
+
+                raise Cancelled("cancelled during zero-shot evaluation")
+            data = self.tokenized(
+                task, task.eval_split, language, hp, hp.max_eval_examples
+            )
+            value = evaluate_accuracy(
+                model, task.name, data, hp, self.runtime, self.pad_id
+            )
+            score = {
+                "language": language,
+                "split": task.eval_split,
+                "metric": task.metric,
+                "value": value,
+                "n_examples": len(data),
+                "best_step": result.best_step,
+            }
+            scores.append(score)
+            self._record(stage, task, score, reused=False)
+        write_json_atomic(
+            result_file,
+            {
+                "key": stage.key,
+                "run_id": self.run_id,
+                "best_step": result.best_step,
+                "validation_accuracy": result.best_score,
+                "steps": result.steps,
+                "scores": scores,
+            },
+        )
+        return {
+            "best_step": result.best_step,
+            "steps": result.steps,
+            "validation_accuracy": result.best_score,
+            "samples_per_s": round(result.samples_per_second, 2),
+        }
+
+    def _record(self, stage: TargetStage, task: TaskSpec, score: dict, reused: bool):
+        self.events.emit(
+            "eval",
+            stage=stage.id,
+            task=task.name,
+            intermediate=stage.intermediate,
+            seed=stage.seed,
+            language=score["language"],
+            split=score["split"],
+            metric=score["metric"],
+            value=round(score["value"], 6),
+            n_examples=score["n_examples"],
+            final=True,
+            reused=reused,
+        )
+        self.store.add_results(
+            [
+                {
+                    "run_id": self.run_id,
+                    "seed": stage.seed,
+                    "model": self.config.model,
+                    "intermediate": stage.intermediate,
+                    "target": task.name,
+                    "language": score["language"],
+                    "split": score["split"],
+                    "metric": score["metric"],
+                    "value": score["value"],
+                    "n_examples": score["n_examples"],
+                    "best_step": score.get("best_step"),
+                    "stage_key": stage.key,
+                    "reused": reused,
+                    "t": time.time(),
+                }
+            ]
+        )
+
+    def _emit_for(self, stage):
+        def emit(type: str, **fields):
+            return self.events.emit(type, stage=stage.id, **fields)
+
+        return emit
+
+
+def _stage_fields(stage) -> dict[str, Any]:
+    if isinstance(stage, IntermediateStage):
+        return {"task": stage.task}
+    return {
+        "target": stage.target,
+        "intermediate": stage.intermediate,
+        "languages": list(stage.languages),
+    }
+
+
+def _has(task: TaskSpec, split: str, lang: str) -> bool:
+    from engine.data.loaders import has_split
+
+    return has_split(task, split, lang)
+
+
+def _head(data: TokenizedSplit, n: int) -> TokenizedSplit:
+    end = int(data.offsets[n])
+    return TokenizedSplit(
+        data.flat_ids[:end],
+        data.offsets[: n + 1],
+        data.labels[:n],
+        None if data.flat_type_ids is None else data.flat_type_ids[:end],
+    )

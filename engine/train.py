@@ -1,0 +1,284 @@
+"""The training loop: one function you can read top to bottom.
+
+AdamW with linear warm-up and decay, gradient accumulation and clipping,
+mixed precision through autocast, length-grouped batches with dynamic padding,
+evaluation on English validation every `eval_every` steps with the best step
+kept (model selection as in the X-STILTs protocol). One `step` event every
+`log_every` optimizer steps; a cancel request is honoured between steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.config import StageHparams
+from engine.data.batching import collate, eval_batches, length_grouped_batches
+from engine.data.tokenize import TokenizedSplit
+from engine.models.heads import TaskModel
+
+Emit = Callable[..., Any]
+
+
+class Cancelled(Exception):
+    """A cancel request arrived; the stage stopped between two steps."""
+
+
+@dataclass
+class TrainTask:
+    name: str
+    train: TokenizedSplit
+    validation: TokenizedSplit | None
+    num_labels: int
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    best_step: int
+    best_score: float | None
+    seconds: float
+    samples_per_second: float
+    tokens_per_second: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how tensors are computed."""
+
+    device: torch.device
+    precision: str = "fp32"
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+
+    def autocast(self):
+        dtype = self.autocast_dtype
+        if dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    @property
+    def pad_to_multiple(self) -> int:
+        # Tensor cores like multiples of 8; on the CPU padding is pure waste.
+        return 8 if self.device.type == "cuda" else 1
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def total_steps(n_examples: int, hp: StageHparams) -> int:
+    if hp.max_steps:
+        return hp.max_steps
+    batches_per_epoch = math.ceil(n_examples / hp.batch_size)
+    return max(1, math.ceil(hp.epochs * batches_per_epoch / hp.grad_accum))
+
+
+def make_optimizer(model: torch.nn.Module, hp: StageHparams, device: torch.device):
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if param.ndim < 2 or "norm" in name.lower() or name.endswith(".bias"):
+            no_decay.append(param)
+        else:
+            decay.append(param)
+    groups = [
+        {"params": decay, "weight_decay": hp.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    fused = device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=hp.learning_rate, fused=fused)
+
+
+def linear_schedule(optimizer, warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train_stage(
+    model: TaskModel,
+    task: TrainTask,
+    hp: StageHparams,
+    runtime: Runtime,
+    seed: int,
+    pad_id: int,
+    emit: Emit,
+    should_stop: Callable[[], bool] = lambda: False,
+    select_best: bool = True,
+) -> TrainResult:
+    """Train `model`'s head for `task` (and its encoder); return the best step."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    device = runtime.device
+    model.to(device)
+    steps = total_steps(len(task.train), hp)
+    warmup = int(hp.warmup_ratio * steps)
+    optimizer = make_optimizer(model, hp, device)
+    scheduler = linear_schedule(optimizer, warmup, steps)
+    use_scaler = runtime.precision == "fp16"
+    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+    batches_per_epoch = math.ceil(len(task.train) / hp.batch_size)
+    eval_every = hp.eval_every or max(1, batches_per_epoch // hp.grad_accum)
+
+    best_score: float | None = None
+    best_step = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, float]] = []
+
+    step = 0
+    epoch = 0
+    micro = 0
+    batches: list[np.ndarray] = []
+    t_start = time.perf_counter()
+    t_log = t_start
+    seen_samples = seen_tokens = 0
+    log_samples = log_tokens = 0
+    log_loss = 0.0
+    log_micro = 0
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    while step < steps:
+        if not batches:
+            batches = length_grouped_batches(task.train, hp.batch_size, rng)
+            epoch += 1
+        if should_stop():
+            raise Cancelled(f"cancelled at step {step} of {steps}")
+        indices = batches.pop()
+        batch = collate(task.train, indices, pad_id, runtime.pad_to_multiple)
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        labels = batch.pop("labels")
+        with runtime.autocast():
+            logits = model(task.name, **batch)
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+        scaler.scale(loss / hp.grad_accum).backward()
+        micro += 1
+        log_micro += 1
+        log_loss += loss.detach()
+        n_tokens = int(batch["attention_mask"].sum())
+        log_samples += len(indices)
+        log_tokens += n_tokens
+        if micro % hp.grad_accum:
+            continue
+
+        if hp.max_grad_norm > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+
+        if step % hp.log_every == 0 or step == steps:
+            now = time.perf_counter()
+            elapsed = now - t_log
+            seen_samples += log_samples
+            seen_tokens += log_tokens
+            mean_loss = float(log_loss) / max(1, log_micro)  # one device sync per log
+            rate = seen_samples / max(now - t_start, 1e-9)
+            remaining = (steps - step) * (now - t_start) / step
+            emit(
+                "step",
+                step=step,
+                total_steps=steps,
+                epoch=epoch,
+                loss=round(mean_loss, 5),
+                lr=scheduler.get_last_lr()[0],
+                samples_per_s=round(log_samples / max(elapsed, 1e-9), 2),
+                tokens_per_s=round(log_tokens / max(elapsed, 1e-9), 1),
+                progress=round(step / steps, 4),
+                eta_s=round(remaining, 1),
+            )
+            history.append({"step": step, "loss": mean_loss, "samples_per_s": rate})
+            t_log = now
+            log_samples = log_tokens = log_micro = 0
+            log_loss = 0.0
+
+        if task.validation is not None and (step % eval_every == 0 or step == steps):
+            score = evaluate_accuracy(
+                model, task.name, task.validation, hp, runtime, pad_id
+            )
+            model.train()
+            improved = best_score is None or score > best_score
+            emit(
+                "eval",
+                task=task.name,
+                language="en",
+                split="validation",
+                metric="accuracy",
+                value=round(score, 6),
+                step=step,
+                best=improved,
+            )
+            if improved:
+                best_score, best_step = score, step
+                if select_best and step != steps:
+                    best_state = {
+                        k: v.detach().to("cpu", copy=True)
+                        for k, v in model.state_dict().items()
+                    }
+                elif select_best:
+                    best_state = None  # the final weights are the best ones
+
+    if select_best and best_state is not None:
+        model.load_state_dict(best_state)
+    seconds = time.perf_counter() - t_start
+    seen_samples += log_samples
+    seen_tokens += log_tokens
+    return TrainResult(
+        steps=step,
+        best_step=best_step if best_score is not None else step,
+        best_score=best_score,
+        seconds=seconds,
+        samples_per_second=seen_samples / max(seconds, 1e-9),
+        tokens_per_second=seen_tokens / max(seconds, 1e-9),
+        history=history,
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: TaskModel,
+    task_name: str,
+    split: TokenizedSplit,
+    hp: StageHparams,
+    runtime: Runtime,
+    pad_id: int,
+) -> np.ndarray:
+    """Predicted label index per example, in the split's order."""
+    model.eval()
+    predictions = np.zeros(len(split), dtype=np.int64)
+    for indices in eval_batches(split, hp.batch_size * 2):
+        batch = collate(split, indices, pad_id, runtime.pad_to_multiple)
+        batch.pop("labels")
+        batch = {k: v.to(runtime.device, non_blocking=True) for k, v in batch.items()}
+        with runtime.autocast():
+            logits = model(task_name, **batch)
+        predictions[indices] = logits.argmax(-1).cpu().numpy()
+    return predictions
+
+
+def evaluate_accuracy(model, task_name, split, hp, runtime, pad_id) -> float:
+    predictions = predict(model, task_name, split, hp, runtime, pad_id)
+    return float((predictions == split.labels).mean())
