@@ -513,6 +513,12 @@ class _Validator:
                     self.path(text, f"{where}.path")  # raises with a hint
                 source = _replace(source, path=text)
             if "revision" in entry:
+                if Path(source.path).is_dir():
+                    raise self.fail(
+                        f"{where}.revision",
+                        "a revision applies to hub datasets; the local folder "
+                        f"'{source.path}' has none (drop 'revision')",
+                    )
                 source = _replace(
                     source, revision=self.string(entry["revision"], where)
                 )

@@ -137,22 +137,27 @@ def render_rich(table: Pivot):
     if seeds > 1:
         title += f" · mean±std over {seeds} seeds"
     out = Table(
-        title=title, caption="(change against the baseline)", header_style="bold"
+        title=title,
+        caption="second line: change against the baseline",
+        header_style="bold",
     )
-    out.add_column("intermediate", no_wrap=True)
+    out.add_column(
+        "intermediate", no_wrap=True, min_width=min(16, max(map(len, table.rows)))
+    )
     for col in table.columns:
         out.add_column(col, justify="right", no_wrap=True)
+    k = _scale(table.metric)
+    # Score and change on two lines: a 6-language table still fits 80 columns.
     for row in table.rows:
         cells = []
         for col in table.columns:
             cell = table.cell(row, col)
-            text = Text(format_cell(cell, table.metric))
+            text = Text(format_cell(cell, table.metric, with_delta=False))
             if cell is not None and cell.delta is not None:
-                text.stylize(
-                    "green" if cell.delta > 0 else "red" if cell.delta < 0 else ""
-                )
+                colour = "green" if cell.delta > 0 else "red" if cell.delta < 0 else ""
+                text.append(f"\n{cell.delta * k:+.1f}", style=colour)
             cells.append(text)
-        out.add_row(row, *cells)
+        out.add_row(row, *cells, end_section=row == BASELINE)
     return out
 
 

@@ -32,10 +32,13 @@ def load_hub_examples(task: TaskSpec, split: str, language: str) -> list[Example
         ds = datasets.load_dataset(
             source.path, config, split=source.splits[split], revision=source.revision
         )
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, ConnectionError) as exc:
+        # Offline, unknown repo, or a mistyped mirror folder (which looks like a
+        # hub id): say which, and how to point xlt at local files instead.
         raise InputError(
             f"could not load {source.path} (config {config!r}, split "
-            f"{source.splits[split]!r}) for task '{task.name}': {exc}"
+            f"{source.splits[split]!r}) for task '{task.name}': {exc}. For data on "
+            f'disk, set [data.{task.name}] path = "<folder in the hub\'s layout>"'
         ) from None
     missing = [
         f for f in (*source.text_fields, source.label_field) if f not in ds.features
@@ -45,6 +48,7 @@ def load_hub_examples(task: TaskSpec, split: str, language: str) -> list[Example
             f"{source.path} ({config}, {split}): missing column '{missing[0]}'; "
             f"columns are {', '.join(ds.features)}"
         )
+    _check_label_names(task, ds.features[source.label_field], source.path)
     out = []
     n_labels = len(task.labels)
     columns = [ds[name] for name in source.text_fields]
@@ -55,3 +59,20 @@ def load_hub_examples(task: TaskSpec, split: str, language: str) -> list[Example
     if not out:
         raise InputError(f"{source.path} ({config}, {split}): no labelled examples")
     return out
+
+
+def _check_label_names(task: TaskSpec, feature, path: str) -> None:
+    """Refuse a dataset whose label names are in another order than the task's.
+
+    Label indices are used as they are, so a mirror or revision that reordered
+    its ClassLabel would otherwise be silently mislabelled. Numeric names
+    ("0", "1", as PAWS-X has) carry no meaning to compare.
+    """
+    names = list(getattr(feature, "names", None) or [])
+    if not names or all(n.isdigit() for n in names):
+        return
+    if names != list(task.labels):
+        raise InputError(
+            f"{path}: label names {names} differ from task '{task.name}''s "
+            f"{list(task.labels)}; xlt maps labels by index, so they must match"
+        )

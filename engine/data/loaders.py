@@ -75,7 +75,21 @@ def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
         return f"sha256:{digest.hexdigest()}"
     assert isinstance(source, HubSource)
     config = source.configs.get(language)
+    if Path(source.path).is_dir():
+        return f"mirror:{_folder_signature(Path(source.path))}:{config}:{split}"
     return (
         f"hub:{source.path}:{config}:{source.splits.get(split)}:"
         f"{source.revision or 'main'}:{','.join(source.text_fields)}"
     )
+
+
+def _folder_signature(folder: Path) -> str:
+    """Names, sizes and modification times of a mirror's files: cheap for
+    gigabytes of parquet, and any edit or re-copy changes it."""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = f.stat()
+        digest.update(
+            f"{f.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+        )
+    return digest.hexdigest()[:16]

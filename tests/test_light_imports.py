@@ -1,0 +1,66 @@
+"""The modules the TUI and --dry-run read must not pull in torch or transformers,
+and the engine never imports textual."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+LIGHT_MODULES = [
+    "engine.config",
+    "engine.events",
+    "engine.store",
+    "engine.tasks",
+    "engine.pipeline",
+    "engine.report",
+    "engine.workspace",
+    "engine.cli",
+]
+HEAVY = ("torch", "transformers", "datasets", "textual")
+
+
+def loaded_after_import(module: str) -> set[str]:
+    code = (
+        f"import sys, json; import {module}; "
+        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    return set(json.loads(out.stdout))
+
+
+@pytest.mark.parametrize("module", LIGHT_MODULES)
+def test_light_module_does_not_load_heavy_libraries(module):
+    loaded = loaded_after_import(module)
+    assert not loaded & set(HEAVY), f"{module} loads {sorted(loaded & set(HEAVY))}"
+
+
+def test_engine_never_imports_textual():
+    modules = sorted(
+        "engine." + ".".join(p.relative_to(REPO / "engine").with_suffix("").parts)
+        for p in (REPO / "engine").rglob("*.py")
+        if p.name != "__init__.py"
+    )
+    code = (
+        "import sys, importlib\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print('textual' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    assert out.stdout.strip() == "False"
