@@ -119,7 +119,8 @@ def _print_plan(prepared) -> None:
     s = plan.summary()
     out.print(
         f"{s['trainings']} trainings to run ({s['intermediate_trainings']} "
-        f"intermediate, {s['target_trainings']} target); {s['reused_checkpoints']} checkpoints and "
+        f"intermediate, {s['target_trainings']} target); "
+        f"{s['reused_checkpoints']} checkpoints and "
         f"{s['reused_target_results']} target results reused; "
         f"{s['evaluations']} zero-shot evaluations."
     )

@@ -271,7 +271,8 @@ def _quiet_libraries() -> None:
         import datasets
         import transformers
 
-        transformers.logging.set_verbosity_warning()
+        # Errors only: the slow tokenizers warn once per truncated pair otherwise.
+        transformers.logging.set_verbosity_error()
         transformers.logging.disable_default_handler()
         transformers.logging.enable_propagation()
         transformers.utils.logging.disable_progress_bar()

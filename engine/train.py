@@ -67,6 +67,15 @@ class Runtime:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
+    def to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.device.type != "cuda":
+            return batch
+        # Pinned host memory lets the copy overlap with the GPU's work.
+        return {
+            k: v.pin_memory().to(self.device, non_blocking=True)
+            for k, v in batch.items()
+        }
+
     @property
     def pad_to_multiple(self) -> int:
         # Tensor cores like multiples of 8; on the CPU padding is pure waste.
@@ -166,7 +175,7 @@ def train_stage(
             raise Cancelled(f"cancelled at step {step} of {steps}")
         indices = batches.pop()
         batch = collate(task.train, indices, pad_id, runtime.pad_to_multiple)
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch = runtime.to_device(batch)
         labels = batch.pop("labels")
         with runtime.autocast():
             logits = model(task.name, **batch)
@@ -175,7 +184,7 @@ def train_stage(
         micro += 1
         log_micro += 1
         log_loss += loss.detach()
-        n_tokens = int(batch["attention_mask"].sum())
+        n_tokens = int(task.train.lengths[indices].sum())  # host-side: no device sync
         log_samples += len(indices)
         log_tokens += n_tokens
         if micro % hp.grad_accum:
@@ -272,7 +281,7 @@ def predict(
     for indices in eval_batches(split, hp.batch_size * 2):
         batch = collate(split, indices, pad_id, runtime.pad_to_multiple)
         batch.pop("labels")
-        batch = {k: v.to(runtime.device, non_blocking=True) for k, v in batch.items()}
+        batch = runtime.to_device(batch)
         with runtime.autocast():
             logits = model(task_name, **batch)
         predictions[indices] = logits.argmax(-1).cpu().numpy()
