@@ -144,7 +144,7 @@ def test_model_typo_suggests_builtin(experiment, workspace):
 
 def test_toml_syntax_error_names_line(experiment, workspace):
     cfg = experiment()
-    edit(cfg, "epochs = 1", "epochs = = 1")
+    edit(cfg, "epochs = 3", "epochs = = 3")
     result = run_engine("run", str(cfg), "--workspace", str(workspace))
     assert_rejected(result, cfg.name, "not valid TOML", "line", workspace=workspace)
 

@@ -128,9 +128,11 @@ def test_results_table_shows_rows_columns_and_deltas(experiment, workspace):
     header = next(line for line in lines if "intermediate" in line)
     assert "en" in header and "de" in header and "avg" in header
     baseline = next(line for line in lines if "baseline" in line)
-    sent = next(line for line in lines if "│ sent" in line)
-    assert "±" in baseline  # two seeds: mean ± std
-    assert "(+" in sent or "(-" in sent  # change against the baseline
+    at = next(i for i, line in enumerate(lines) if "│ sent" in line)
+    assert "±" in baseline and "±" in lines[at]  # two seeds: mean ± std
+    # The change against the baseline, on the line under the score.
+    deltas = [c.strip() for c in lines[at + 1].split("│")[2:-1]]
+    assert len(deltas) == 3 and all(d[0] in "+-" for d in deltas), lines[at + 1]
     md = run_engine("results", "--format", "markdown", "--workspace", str(workspace))
     assert "| baseline |" in md.stdout
     tex = run_engine("results", "--format", "latex", "--workspace", str(workspace))
@@ -138,3 +140,54 @@ def test_results_table_shows_rows_columns_and_deltas(experiment, workspace):
     csv_out = run_engine("results", "--format", "csv", "--workspace", str(workspace))
     assert csv_out.stdout.splitlines()[0].startswith("run_id,seed,model,intermediate")
     assert len(csv_out.stdout.splitlines()) == 1 + 2 * 2 * 2  # seeds x rows x langs
+
+
+def test_sentence_pair_task_from_csv_and_tsv(tmp_path, workspace):
+    """A pair task declared in the config alone, its files in CSV and TSV."""
+    data = tmp_path / "pairs"
+    data.mkdir()
+    rows = [
+        ("A man plays guitar.", "Someone makes music.", "entailment"),
+        ("A man plays guitar.", "Nobody is playing.", "contradiction"),
+        ("A cat sleeps.", "An animal rests.", "entailment"),
+        ("A cat sleeps.", "The cat runs fast.", "contradiction"),
+    ] * 10
+    with open(data / "train.csv", "w") as fh:
+        fh.write("premise,hypothesis,label\n")
+        fh.writelines(f'"{a}","{b}",{y}\n' for a, b, y in rows)
+    for lang in ("en", "fr"):
+        with open(data / f"test.{lang}.tsv", "w") as fh:
+            fh.write("premise\thypothesis\tlabel\n")
+            fh.writelines(
+                f"{a}\t{b}\t{1 if y == 'contradiction' else 0}\n"
+                for a, b, y in rows[:8]
+            )
+    cfg = tmp_path / "pairs.toml"
+    cfg.write_text(f"""
+name = "pairs"
+model = "xlt-tiny"
+targets = ["mini-nli"]
+[train]
+epochs = 1
+batch_size = 8
+max_seq_length = 64
+[tasks.mini-nli]
+kind = "pair_classification"
+labels = ["entailment", "contradiction"]
+text_fields = ["premise", "hypothesis"]
+[tasks.mini-nli.files]
+train = "{data / "train.csv"}"
+validation = "{data / "train.csv"}"
+[tasks.mini-nli.files.test]
+en = "{data / "test.en.tsv"}"
+fr = "{data / "test.fr.tsv"}"
+""")
+    result = run_engine("run", str(cfg), "--workspace", str(workspace), "--run-id", "p")
+    assert result.returncode == 0, result.stderr
+    records = json.loads(
+        run_engine("results", "--format", "json", "--workspace", str(workspace)).stdout
+    )
+    assert sorted(r["language"] for r in records) == ["en", "fr"]
+    assert all(
+        r["n_examples"] == 8 and r["intermediate"] == "baseline" for r in records
+    )
