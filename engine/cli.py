@@ -279,18 +279,22 @@ def tasks(
     if as_json:
         sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
         return
-    table = Table(header_style="bold")
-    for col in ("task", "kind", "role", "languages", "metric", "source"):
+    table = Table(header_style="bold", caption="xlt-engine tasks --json for all fields")
+    table.add_column("task", no_wrap=True)
+    for col in ("kind", "role", "languages", "metric"):
         table.add_column(col)
+    table.add_column("source", overflow="fold")
+    kinds = {"classification": "sentence", "pair_classification": "pair"}
     for t in records:
         langs = t["languages"]
-        shown = (
-            ", ".join(langs)
-            if len(langs) <= 8
-            else f"{len(langs)}: {', '.join(langs[:6])}, …"
-        )
+        shown = " ".join(langs) if len(langs) <= 7 else f"{len(langs)} langs"
         table.add_row(
-            t["name"], t["kind"], "/".join(t["roles"]), shown, t["metric"], t["source"]
+            t["name"],
+            kinds.get(t["kind"], t["kind"]),
+            "both" if len(t["roles"]) == 2 else t["roles"][0],
+            shown,
+            t["metric"],
+            t["source"],
         )
     out.print(table)
 

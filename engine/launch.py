@@ -20,6 +20,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import tomli_w
@@ -151,8 +152,12 @@ def execute(
     stop = StopFlag()
     stop.install()
     run_dir = workspace.run_dir(run_id)
-    events = EventWriter(None, run_id)  # replaced below once the run exists
-    runner = PlanRunner(config, plan, workspace, store, run_id, events, stop)
+    # The runner loads the model and tokenizer now, so a model that cannot be
+    # loaded is still bad input with nothing written. Its events go nowhere
+    # until the run exists.
+    runner = PlanRunner(
+        config, plan, workspace, store, run_id, EventWriter(None, run_id), stop
+    )
 
     # From here on the run exists: folder, resolved config, store record.
     run_dir.mkdir(parents=True)
@@ -170,7 +175,7 @@ def execute(
             "name": config.name,
             "status": "running",
             "config": config.to_toml_dict(),
-            "config_file": config.source_file,
+            "config_file": str(Path(config.source_file).resolve()),
             "started_at": started,
             "ended_at": None,
             "pid": pid,
