@@ -78,7 +78,7 @@ from engine.train import Runtime, TrainTask, train_stage
 
 TASK = "bench"  # head name; any name works, both sides use the same one
 SEED = 42
-DEMO_TASK = "demo-paraphrase"
+DEMO_TASK = "demo-xqa"
 SYNTHETIC_EXAMPLES = 4000
 
 ENGINE = "engine"
@@ -91,7 +91,7 @@ TRAINER_GROUPED = "Trainer+group_by_length"
 
 
 def demo_examples() -> list[Example] | None:
-    """demo-paraphrase's English training split, or None when it is not there."""
+    """demo-xqa's English training split, or None when it is not there."""
     from engine.data.loaders import load_split
     from engine.tasks import get_task
 
