@@ -1,30 +1,42 @@
 """Execute a plan: train, select, evaluate, record.
 
-Each finished piece is written as soon as it exists: an intermediate
-checkpoint when its stage ends, a language's score when it is evaluated. A
-crash or a kill loses only the stage in progress.
+The heavy side of the engine (torch, transformers): imported only once a run
+starts, never by the CLI's light commands.
+
+Each finished piece is written as soon as it exists: an intermediate checkpoint
+when its stage ends, a language's score when it is evaluated. A crash or a kill
+loses only the stage in progress.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import time
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from engine.atomic import write_json_atomic
 from engine.config import ExperimentConfig, StageHparams
-from engine.data.loaders import data_fingerprint, load_split
+from engine.data.loaders import data_fingerprint, has_split, load_split
 from engine.data.tokenize import TokenizedSplit, cached_tokenize
 from engine.events import EventWriter
+from engine.models.heads import TaskModel, pooling_for
+from engine.models.loading import load_encoder, load_tokenizer, resolve_model_path
 from engine.pipeline import IntermediateStage, Plan, TargetStage
 from engine.store import Store
 from engine.tasks.spec import TaskSpec
+from engine.train import (
+    Cancelled,
+    Runtime,
+    TrainTask,
+    evaluate_accuracy,
+    resolve_device,
+    train_stage,
+)
 from engine.workspace import Workspace
-
-log = logging.getLogger("xlt.engine")
 
 
 class PlanRunner:
@@ -46,18 +58,10 @@ class PlanRunner:
         self.events = events
         self.should_stop = should_stop
 
-        import torch
-
-        from engine.models.loading import load_tokenizer, resolve_model_path
-        from engine.train import Runtime, resolve_device
-
-        self.torch = torch
         self.runtime = Runtime(resolve_device(config.device), config.precision)
         self.model_path = resolve_model_path(config.model, workspace)
         self.tokenizer = load_tokenizer(self.model_path)
         self.pad_id = self.tokenizer.pad_token_id or 0
-        from engine.models.heads import pooling_for
-
         self.pooling = pooling_for(self.tokenizer)
         self.completed = 0
 
@@ -65,7 +69,7 @@ class PlanRunner:
     def device_name(self) -> str:
         dev = self.runtime.device
         if dev.type == "cuda":
-            return f"{dev} ({self.torch.cuda.get_device_name(dev)})"
+            return f"{dev} ({torch.cuda.get_device_name(dev)})"
         return str(dev)
 
     # -- data -----------------------------------------------------------------
@@ -116,10 +120,7 @@ class PlanRunner:
             )
 
     def _new_model(self, start: str, task: TaskSpec):
-        from engine.models.heads import TaskModel
-        from engine.models.loading import load_encoder
-
-        self.torch.manual_seed(0)  # head init is seeded again in train_stage
+        torch.manual_seed(0)  # head init is seeded again in train_stage
         model = TaskModel(load_encoder(start), self.pooling)
         model.add_classification_head(task.name, len(task.labels))
         return model
@@ -135,14 +136,12 @@ class PlanRunner:
                 reused=True,
             )
             return {"checkpoint": str(folder)}
-        from engine.train import TrainTask, train_stage
-
         task = self.config.task(stage.task)
         hp = self.config.intermediate_hparams
         lang = task.train_language
         train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
         validation = None
-        if _has(task, "validation", lang):
+        if has_split(task, "validation", lang):
             validation = self.tokenized(
                 task, "validation", lang, hp, hp.max_eval_examples
             )
@@ -203,13 +202,11 @@ class PlanRunner:
                 "reused_from": saved.get("run_id"),
             }
 
-        from engine.train import TrainTask, evaluate_accuracy, train_stage
-
         hp = self.config.target_hparams
         lang = task.train_language
         train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
         validation = None
-        if _has(task, "validation", lang):
+        if has_split(task, "validation", lang):
             validation = self.tokenized(
                 task, "validation", lang, hp, hp.max_eval_examples
             )
@@ -239,8 +236,6 @@ class PlanRunner:
         scores = []
         for language in stage.languages:
             if self.should_stop():
-                from engine.train import Cancelled
-
                 raise Cancelled("cancelled during zero-shot evaluation")
             data = self.tokenized(
                 task, task.eval_split, language, hp, hp.max_eval_examples
@@ -327,12 +322,6 @@ def _stage_fields(stage) -> dict[str, Any]:
         "intermediate": stage.intermediate,
         "languages": list(stage.languages),
     }
-
-
-def _has(task: TaskSpec, split: str, lang: str) -> bool:
-    from engine.data.loaders import has_split
-
-    return has_split(task, split, lang)
 
 
 def _head(data: TokenizedSplit, n: int) -> TokenizedSplit:
