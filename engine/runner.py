@@ -125,6 +125,34 @@ class PlanRunner:
         model.add_classification_head(task.name, len(task.labels))
         return model
 
+    def _train(
+        self,
+        stage,
+        model: TaskModel,
+        task: TaskSpec,
+        hp: StageHparams,
+        select_best: bool,
+    ):
+        """Train on the task's English train split, checking English validation."""
+        lang = task.train_language
+        train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
+        validation = None
+        if has_split(task, "validation", lang):
+            validation = self.tokenized(
+                task, "validation", lang, hp, hp.max_eval_examples
+            )
+        return train_stage(
+            model,
+            TrainTask(task.name, train, validation, len(task.labels)),
+            hp,
+            self.runtime,
+            seed=stage.seed,
+            pad_id=self.pad_id,
+            emit=self._emit_for(stage),
+            should_stop=self.should_stop,
+            select_best=select_best,
+        )
+
     def run_intermediate(self, stage: IntermediateStage) -> dict[str, Any]:
         folder = self.workspace.checkpoint_dir(stage.key)
         if stage.reused:
@@ -138,25 +166,9 @@ class PlanRunner:
             return {"checkpoint": str(folder)}
         task = self.config.task(stage.task)
         hp = self.config.intermediate_hparams
-        lang = task.train_language
-        train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
-        validation = None
-        if has_split(task, "validation", lang):
-            validation = self.tokenized(
-                task, "validation", lang, hp, hp.max_eval_examples
-            )
         model = self._new_model(self.model_path, task)
-        result = train_stage(
-            model,
-            TrainTask(task.name, train, validation, len(task.labels)),
-            hp,
-            self.runtime,
-            seed=stage.seed,
-            pad_id=self.pad_id,
-            emit=self._emit_for(stage),
-            should_stop=self.should_stop,
-            select_best=False,  # the intermediate encoder is the one trained to the end
-        )
+        # No best-step selection: the encoder trained to the end is the one kept.
+        result = self._train(stage, model, task, hp, select_best=False)
         # Write the encoder whole under a temporary name, then move it into place.
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
@@ -203,19 +215,12 @@ class PlanRunner:
             }
 
         hp = self.config.target_hparams
-        lang = task.train_language
-        train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
-        validation = None
-        if has_split(task, "validation", lang):
-            validation = self.tokenized(
-                task, "validation", lang, hp, hp.max_eval_examples
-            )
-        else:
+        if not has_split(task, "validation", task.train_language):
             self.events.emit(
                 "warning",
                 stage=stage.id,
-                message=f"{task.name} has no {lang} validation split; "
-                "keeping the last step instead of the best one",
+                message=f"{task.name} has no {task.train_language} validation "
+                "split; keeping the last step instead of the best one",
             )
         start = (
             str(self.workspace.checkpoint_dir(stage.intermediate_key))
@@ -223,16 +228,7 @@ class PlanRunner:
             else self.model_path
         )
         model = self._new_model(start, task)
-        result = train_stage(
-            model,
-            TrainTask(task.name, train, validation, len(task.labels)),
-            hp,
-            self.runtime,
-            seed=stage.seed,
-            pad_id=self.pad_id,
-            emit=self._emit_for(stage),
-            should_stop=self.should_stop,
-        )
+        result = self._train(stage, model, task, hp, select_best=True)
         scores = []
         for language in stage.languages:
             if self.should_stop():
