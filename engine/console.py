@@ -7,7 +7,6 @@ CI job): plain lines, a step line at most every 10% of a stage or 30 seconds.
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -135,7 +134,3 @@ def _duration(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
-
-
-def stderr_console() -> Console:
-    return Console(file=sys.stderr, highlight=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,3 @@ class EventFileReader:
                 continue
             out.append(record)
         return out
-
-
-def read_events(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Every well-formed event in a finished or growing file."""
-    yield from EventFileReader(Path(path)).read_new()

@@ -23,7 +23,6 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from engine import __version__
 from engine.config import ExperimentConfig, StageHparams
 from engine.data.loaders import data_fingerprint, has_split
 from engine.models.tiny import TINY_NAME, TINY_VERSION
@@ -235,7 +234,3 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                     )
                 )
     return Plan(tuple(stages))
-
-
-def code_version() -> str:
-    return f"xlt {__version__} / stage code {STAGE_CODE_VERSION}"

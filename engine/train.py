@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,6 @@ class TrainResult:
     seconds: float
     samples_per_second: float
     tokens_per_second: float
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,6 @@ def train_stage(
     best_score: float | None = None
     best_step = 0
     best_state: dict[str, torch.Tensor] | None = None
-    history: list[dict[str, float]] = []
 
     step = 0
     epoch = 0
@@ -205,7 +203,6 @@ def train_stage(
             seen_samples += log_samples
             seen_tokens += log_tokens
             mean_loss = float(log_loss) / max(1, log_micro)  # one device sync per log
-            rate = seen_samples / max(now - t_start, 1e-9)
             remaining = (steps - step) * (now - t_start) / step
             emit(
                 "step",
@@ -219,7 +216,6 @@ def train_stage(
                 progress=round(step / steps, 4),
                 eta_s=round(remaining, 1),
             )
-            history.append({"step": step, "loss": mean_loss, "samples_per_s": rate})
             t_log = now
             log_samples = log_tokens = log_micro = 0
             log_loss = 0.0
@@ -262,7 +258,6 @@ def train_stage(
         seconds=seconds,
         samples_per_second=seen_samples / max(seconds, 1e-9),
         tokens_per_second=seen_tokens / max(seconds, 1e-9),
-        history=history,
     )
 
 

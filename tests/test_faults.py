@@ -62,12 +62,12 @@ def config_with_long_intermediate(experiment) -> Path:
     return cfg
 
 
-def test_kill_9_keeps_finished_results_and_shows_interrupted(experiment, workspace):
-    cfg = config_with_long_intermediate(experiment)
-    proc = start_engine(cfg, workspace, "killed")
+def kill_9_during_intermediate(cfg: Path, workspace: Path, run_id: str) -> None:
+    """Start a run and kill -9 it once the intermediate stage is training."""
+    proc = start_engine(cfg, workspace, run_id)
     try:
         wait_for(
-            lambda: in_intermediate_training(workspace, "killed"),
+            lambda: in_intermediate_training(workspace, run_id),
             what="the intermediate stage to start",
         )
         proc.send_signal(signal.SIGKILL)
@@ -75,6 +75,11 @@ def test_kill_9_keeps_finished_results_and_shows_interrupted(experiment, workspa
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_kill_9_keeps_finished_results_and_shows_interrupted(experiment, workspace):
+    cfg = config_with_long_intermediate(experiment)
+    kill_9_during_intermediate(cfg, workspace, "killed")
 
     store = Store(workspace / "xlt.json")
     results = store.results(run_id="killed")  # the store still loads
@@ -120,17 +125,7 @@ def test_cancel_stops_at_a_safe_point_and_keeps_results(experiment, workspace):
 
 def test_resume_after_kill_reuses_what_finished(experiment, workspace):
     cfg = config_with_long_intermediate(experiment)
-    proc = start_engine(cfg, workspace, "first")
-    try:
-        wait_for(
-            lambda: in_intermediate_training(workspace, "first"),
-            what="the intermediate stage to start",
-        )
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_9_during_intermediate(cfg, workspace, "first")
     dry = run_engine("run", str(cfg), "--workspace", str(workspace), "--dry-run")
     # The baseline's target stage is done; the intermediate and its target remain.
     assert "2 trainings to run (1 intermediate, 1 target)" in dry.stdout

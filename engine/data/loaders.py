@@ -47,7 +47,16 @@ def _load_local(path, text_fields, label_field, labels, _mtime_key) -> list[Exam
     return load_examples(path, text_fields, label_field, labels)
 
 
-def _mtime(path: str) -> float:
+@lru_cache(maxsize=256)
+def _file_sha256(path: str, _mtime_key: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _mtime(path: str) -> int:
     try:
         return Path(path).stat().st_mtime_ns
     except OSError:
@@ -68,11 +77,7 @@ def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
         path = source.files.get((split, language))
         if path is None:
             return f"{task.name}:{split}:{language}:missing"
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        return f"sha256:{digest.hexdigest()}"
+        return f"sha256:{_file_sha256(path, _mtime(path))}"
     assert isinstance(source, HubSource)
     config = source.configs.get(language)
     if Path(source.path).is_dir():

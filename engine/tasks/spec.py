@@ -8,11 +8,10 @@ languages and where its data comes from: a dataset on the hub, or local files
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 TASK_KINDS = ("classification", "pair_classification")
 ROLES = ("intermediate", "target")
-SPLITS = ("train", "validation", "test")
 
 # How many text fields each kind reads per example.
 TEXTS_PER_KIND = {"classification": 1, "pair_classification": 2}
@@ -64,8 +63,6 @@ class TaskSpec:
     eval_split: str = "test"
     description: str = ""
     family: str = ""
-    citation: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def source_text(self) -> str:
