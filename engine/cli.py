@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.display import duration_text, run_duration, status_markup
 from engine.errors import InputError, did_you_mean
 from engine.launch import EXIT_INPUT
 from engine.store import LIVE_STATUSES, Store
@@ -147,44 +148,22 @@ def runs(
     table.add_column("run", no_wrap=True)
     for col in ("name", "status", "stages", "started", "duration", "device"):
         table.add_column(col)
+    now = datetime.now().timestamp()
     for r in records:
         started = r.get("started_at")
-        ended = r.get("ended_at") or (None if r["status"] in LIVE_STATUSES else started)
-        duration = (
-            _duration((ended or datetime.now().timestamp()) - started)
-            if started
-            else ""
-        )
+        duration = run_duration(r, now)
         table.add_row(
             r["id"],
             r.get("name", ""),
-            _status_text(r["status"]),
+            status_markup(r["status"]),
             f"{r.get('stages_done', 0)}/{r.get('stages_total', '?')}",
             datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M")
             if started
             else "",
-            duration,
+            duration_text(duration) if duration is not None else "",
             str(r.get("device", "")),
         )
     out.print(table)
-
-
-def _status_text(status: str) -> str:
-    colour = {
-        "finished": "green",
-        "running": "cyan",
-        "failed": "red",
-        "interrupted": "red",
-        "cancelled": "yellow",
-    }.get(status, "white")
-    return f"[{colour}]{status}[/{colour}]"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
 @app.command()
@@ -212,14 +191,10 @@ def results(
     store = Store(Workspace.open(workspace).store_path)
     all_records = store.results()
     if run is None:
-        runs_with = [
-            r["id"]
-            for r in store.runs()
-            if any(
-                x["run_id"] == r["id"] and (target is None or x["target"] == target)
-                for x in all_records
-            )
-        ]
+        with_results = {
+            x["run_id"] for x in all_records if target is None or x["target"] == target
+        }
+        runs_with = [r["id"] for r in store.runs() if r["id"] in with_results]
         if not runs_with:
             if fmt == "json":
                 out.print("[]")

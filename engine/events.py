@@ -13,9 +13,10 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from engine.jsonl import JsonLinesTail
 
 SCHEMA = "xlt.events"
 VERSION = 1
@@ -77,44 +78,13 @@ class EventWriter:
                 self._fh = None
 
 
-@dataclass
-class EventFileReader:
+class EventFileReader(JsonLinesTail):
     """Incremental reader of an events.jsonl that may still be growing.
 
     Keeps its byte offset and hands on whole lines only; a line that does not
-    parse is counted in `bad_lines` and skipped, never fatal.
+    parse, or is not an event (no `type`), is counted in `bad_lines` and
+    skipped, never fatal.
     """
 
-    path: Path
-    offset: int = 0
-    bad_lines: int = 0
-    bad_line_numbers: list[int] = field(default_factory=list)
-    _line_no: int = 0
-    _partial: bytes = b""
-
-    def read_new(self) -> list[dict[str, Any]]:
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()  # an unfinished last line waits for more
-        out = []
-        for raw in lines:
-            self._line_no += 1
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                record = None
-            if not isinstance(record, dict) or "type" not in record:
-                self.bad_lines += 1
-                self.bad_line_numbers.append(self._line_no)
-                continue
-            out.append(record)
-        return out
+    def __init__(self, path: str | Path):
+        super().__init__(Path(path), required_key="type")

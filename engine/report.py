@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,11 +102,7 @@ def pivot(
 
 
 def _ordered(items) -> list:
-    out: list = []
-    for x in items:
-        if x not in out:
-            out.append(x)
-    return out
+    return list(dict.fromkeys(items))  # first-seen order
 
 
 def _scale(metric: str) -> float:
@@ -161,21 +157,42 @@ def render_rich(table: Pivot):
     return out
 
 
-def render_markdown(table: Pivot) -> str:
+# Renderers take the text of each cell from `cell_text(row, column)` (default:
+# score±std with the change in brackets), so a caller such as the TUI's export
+# can print the table it shows (scores only, or changes only) in the same frame.
+CellText = Callable[[str, str], str]
+
+
+def _default_cell_text(table: Pivot) -> CellText:
+    return lambda row, col: format_cell(table.cell(row, col), table.metric)
+
+
+def render_markdown(
+    table: Pivot,
+    cell_text: CellText | None = None,
+    note: str = "change against the baseline",
+) -> str:
+    text_of = cell_text or _default_cell_text(table)
     header = ["intermediate", *table.columns]
     lines = [
-        f"**{table.target}** ({table.metric}, zero-shot; change against the baseline)",
+        f"**{table.target}** ({table.metric}, zero-shot; {note})",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * len(table.columns)) + "|",
     ]
     for row in table.rows:
-        cells = [format_cell(table.cell(row, c), table.metric) for c in table.columns]
+        cells = [text_of(row, c) for c in table.columns]
         lines.append("| " + " | ".join([row, *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
-def render_latex(table: Pivot) -> str:
+def render_latex(
+    table: Pivot,
+    cell_text: CellText | None = None,
+    note: str = "change against the baseline",
+) -> str:
+    text_of = cell_text or _default_cell_text(table)
+
     def esc(text: str) -> str:
         for a, b in (
             ("\\", r"\textbackslash{}"),
@@ -190,7 +207,7 @@ def render_latex(table: Pivot) -> str:
 
     cols = "l" + "r" * len(table.columns)
     lines = [
-        f"% {table.target}: {table.metric}, zero-shot; (change against the baseline)",
+        f"% {table.target}: {table.metric}, zero-shot; ({note})",
         rf"\begin{{tabular}}{{{cols}}}",
         r"\toprule",
         " & ".join(["Intermediate", *map(esc, table.columns)]) + r" \\",
@@ -198,7 +215,7 @@ def render_latex(table: Pivot) -> str:
     ]
     for row in table.rows:
         cells = [
-            esc(format_cell(table.cell(row, c), table.metric)).replace("±", r"$\pm$")
+            esc(text_of(row, c)).replace("±", r"$\pm$")
             for c in table.columns
         ]
         lines.append(" & ".join([esc(row), *cells]) + r" \\")

@@ -1,8 +1,17 @@
-"""The results store: one TinyDB JSON file with tables `runs` and `results`.
+"""The store: runs in a TinyDB JSON file (`xlt.json`), results in an
+append-only JSON-lines file beside it (`results.jsonl`).
 
-One writer at a time (a file lock next to the store); every write lands whole
-(temp file, fsync, rename), so a killed engine never leaves a half-written
-store. Readers take no lock: they always see a whole file.
+Why two files: a workspace collects 100,000s of per-language results but only
+hundreds of runs. TinyDB rewrites its whole file on each write and readers
+parse it whole, so results there made every progress update of the engine and
+every refresh of the TUI's runs list cost a parse of megabytes. Appended lines
+cost only themselves, and a reader that keeps its offset (engine.jsonl) reads
+only what is new.
+
+One writer at a time (a file lock next to the store). Every runs write lands
+whole (temp file, fsync, rename); results are appended whole lines at a time,
+fsynced, and a line cut short by a kill is cut off before the next append, so a
+killed engine never leaves a half-written store. Readers take no lock.
 
 A run whose process is gone without having recorded its end is reported as
 `interrupted` (see `effective_status`).
@@ -26,9 +35,11 @@ from tinydb.storages import Storage
 
 from engine.atomic import write_text_atomic
 from engine.errors import InputError
+from engine.jsonl import JsonLinesTail
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
 LIVE_STATUSES = ("queued", "running")
+RESULTS_FILE = "results.jsonl"
 RESULT_KEYS = (
     "run_id",
     "seed",
@@ -74,8 +85,10 @@ class AtomicJSONStorage(Storage):
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.results_path = self.path.with_name(RESULTS_FILE)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.path) + ".lock", timeout=60)
+        self._move_legacy_results()
 
     @contextmanager
     def _db(self, write: bool) -> Iterator[TinyDB]:
@@ -119,9 +132,11 @@ class Store:
         return [_with_effective_status(d) for d in docs]
 
     def delete_run(self, run_id: str) -> None:
-        with self._db(write=True) as db:
-            db.table("runs").remove(Query().id == run_id)
-            db.table("results").remove(Query().run_id == run_id)
+        with self._lock:
+            with TinyDB(self.path, storage=AtomicJSONStorage) as db:
+                db.table("runs").remove(Query().id == run_id)
+            kept = [r for r in self._read_results() if r.get("run_id") != run_id]
+            write_text_atomic(self.results_path, "".join(map(_result_line, kept)))
 
     # -- results ----------------------------------------------------------
     def add_results(self, records: Iterable[dict[str, Any]]) -> None:
@@ -131,20 +146,55 @@ class Store:
             if missing:
                 raise ValueError(f"result record lacks {missing}")
         if records:
-            with self._db(write=True) as db:
-                db.table("results").insert_multiple(records)
+            with self._lock:
+                self._append_results(records)
 
     def results(
         self, run_id: str | None = None, target: str | None = None
     ) -> list[dict[str, Any]]:
-        with self._db(write=False) as db:
-            docs = db.table("results").all()
         return [
-            dict(d)
-            for d in docs
-            if (run_id is None or d.get("run_id") == run_id)
-            and (target is None or d.get("target") == target)
+            r
+            for r in self._read_results()
+            if (run_id is None or r.get("run_id") == run_id)
+            and (target is None or r.get("target") == target)
         ]
+
+    def _read_results(self) -> list[dict[str, Any]]:
+        return JsonLinesTail(self.results_path, required_key="run_id").read_new()
+
+    def _append_results(self, records: list[dict[str, Any]]) -> None:
+        payload = "".join(map(_result_line, records)).encode("utf-8")
+        with open(self.results_path, "ab+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                # A kill mid-append leaves a cut line: drop it before appending.
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    fh.seek(0)
+                    data = fh.read()
+                    fh.truncate(data.rfind(b"\n") + 1)
+                    fh.seek(0, os.SEEK_END)
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _move_legacy_results(self) -> None:
+        """Workspaces made before results.jsonl kept results in xlt.json."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        if '"results"' not in text:
+            return
+        with self._db(write=True) as db:
+            legacy = [dict(d) for d in db.table("results").all()]
+            if legacy:
+                self._append_results(legacy)
+            db.drop_table("results")
+
+
+def _result_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------

@@ -20,6 +20,9 @@ LIGHT_MODULES = [
     "engine.report",
     "engine.workspace",
     "engine.cli",
+    "engine.launch",
+    "engine.jsonl",
+    "engine.display",
 ]
 HEAVY = ("torch", "transformers", "datasets", "textual")
 

@@ -51,14 +51,46 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert {r["run_id"] for r in records} == {"w0", "w1", "w2"}
 
 
-def test_write_replaces_the_file_whole(tmp_path):
+def test_runs_write_replaces_the_file_whole(tmp_path):
     store = Store(tmp_path / "xlt.json")
-    store.add_results([result("r", 1)])
+    store.create_run({"id": "a", "status": "finished"})
     inode = os.stat(store.path).st_ino
-    store.add_results([result("r", 2)])
+    store.update_run("a", status="failed")
     assert os.stat(store.path).st_ino != inode  # a new file renamed into place
     json.loads(store.path.read_text())
     assert not list(tmp_path.glob(".xlt.json.*.tmp"))
+
+
+def test_results_line_cut_by_a_kill_is_dropped_before_the_next_append(tmp_path):
+    store = Store(tmp_path / "xlt.json")
+    store.add_results([result("r", 1)])
+    with open(store.results_path, "a") as fh:
+        fh.write('{"run_id": "r", "seed": 1, "val')  # killed mid-write
+    store.add_results([result("r", 2)])
+    assert [r["language"] for r in store.results()] == ["l1", "l2"]
+
+
+def test_delete_run_removes_its_results_only(tmp_path):
+    store = Store(tmp_path / "xlt.json")
+    for rid in ("a", "b"):
+        store.create_run({"id": rid, "status": "finished"})
+        store.add_results([result(rid, 1), result(rid, 2)])
+    store.delete_run("a")
+    assert [r["id"] for r in store.runs()] == ["b"]
+    assert {r["run_id"] for r in store.results()} == {"b"}
+    assert len(store.results()) == 2
+
+
+def test_results_kept_in_xlt_json_by_older_versions_are_moved(tmp_path):
+    legacy = {
+        "runs": {"1": {"id": "old", "status": "finished"}},
+        "results": {"1": result("old", 1), "2": result("old", 2)},
+    }
+    (tmp_path / "xlt.json").write_text(json.dumps(legacy))
+    store = Store(tmp_path / "xlt.json")
+    assert len(store.results(run_id="old")) == 2
+    assert "results" not in json.loads(store.path.read_text())
+    assert len(Store(tmp_path / "xlt.json").results()) == 2  # moved once only
 
 
 def run_record(run_id: str, pid: int, **extra) -> dict:
