@@ -8,9 +8,6 @@ line, what was expected and the nearest valid value.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -25,7 +22,7 @@ from rich.table import Table
 from engine.display import duration_text, run_duration, status_markup
 from engine.errors import InputError, did_you_mean
 from engine.launch import EXIT_INPUT
-from engine.store import LIVE_STATUSES, Store
+from engine.store import Store
 from engine.workspace import Workspace
 
 app = typer.Typer(
@@ -288,22 +285,9 @@ def cancel(
         raise InputError(
             f"no run '{run_id}' in this workspace{did_you_mean(run_id, known)}"
         )
-    if record["status"] not in LIVE_STATUSES:
-        out.print(f"run {run_id} is not running (status: {record['status']})")
-        return
-    if record.get("host") != socket.gethostname():
-        raise InputError(
-            f"run {run_id} runs on host '{record.get('host')}'; cancel it there"
-        )
-    try:
-        os.kill(record["pid"], signal.SIGTERM)
-    except ProcessLookupError:
-        out.print(f"run {run_id} has already stopped")
-        return
-    out.print(
-        f"asked run {run_id} (pid {record['pid']}) to stop; it stops after the "
-        "current step and keeps what finished"
-    )
+    from engine.launch import request_stop
+
+    out.print(request_stop(record))
 
 
 def main() -> None:

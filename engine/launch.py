@@ -32,7 +32,7 @@ from engine.errors import InputError
 from engine.events import EventWriter
 from engine.pipeline import Plan, make_plan
 from engine.runinfo import command_line, git_commit, host, package_versions
-from engine.store import Store, process_start_time
+from engine.store import LIVE_STATUSES, Store, process_start_time
 from engine.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -111,6 +111,27 @@ def check_device(config: ExperimentConfig) -> None:
             f"{config.source_file}: precision: this GPU does not support 'bf16'; "
             'use "fp16" or "fp32"'
         )
+
+
+def request_stop(record: dict[str, Any]) -> str:
+    """Ask a live run's engine to stop at its next safe point (SIGTERM), as
+    `xlt-engine cancel` and the TUI do; what finished is kept. Returns what
+    happened, in words; InputError for a run on another host."""
+    run_id = record["id"]
+    if record["status"] not in LIVE_STATUSES:
+        return f"run {run_id} is not running (status: {record['status']})"
+    if record.get("host") != host():
+        raise InputError(
+            f"run {run_id} runs on host '{record.get('host')}'; cancel it there"
+        )
+    try:
+        os.kill(record["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        return f"run {run_id} has already stopped"
+    return (
+        f"asked run {run_id} (pid {record['pid']}) to stop; it stops after the "
+        "current step and keeps what finished"
+    )
 
 
 class StopFlag:

@@ -110,6 +110,12 @@ def _scale(metric: str) -> float:
     return 100.0 if metric in ("accuracy", "f1", "exact_match", "macro_f1") else 1.0
 
 
+def metric_scale(metric: str) -> float:
+    """What a stored value of `metric` is multiplied by for display: 100 for
+    scores printed as percentages, else 1."""
+    return _scale(metric)
+
+
 def format_cell(
     cell: Cell | None, metric: str, with_delta: bool = True, pm: str = "±"
 ) -> str:
@@ -214,10 +220,7 @@ def render_latex(
         r"\midrule",
     ]
     for row in table.rows:
-        cells = [
-            esc(text_of(row, c)).replace("±", r"$\pm$")
-            for c in table.columns
-        ]
+        cells = [esc(text_of(row, c)).replace("±", r"$\pm$") for c in table.columns]
         lines.append(" & ".join([esc(row), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

@@ -58,3 +58,14 @@ def test_engine_never_imports_textual():
         if p.name != "__init__.py"
     )
     assert "textual" not in top_level_modules_after(*modules)
+
+
+def test_tui_never_imports_torch_or_transformers():
+    modules = sorted(
+        "xlt_tui." + ".".join(p.relative_to(REPO / "xlt_tui").with_suffix("").parts)
+        for p in (REPO / "xlt_tui").rglob("*.py")
+        if p.name != "__init__.py"
+    )
+    assert "xlt_tui.app" in modules and "xlt_tui.screens.monitor" in modules
+    loaded = top_level_modules_after(*modules)
+    assert not loaded & {"torch", "transformers", "datasets"}

@@ -1,0 +1,81 @@
+"""The Launch screen: the engine's own validation, inline, and a launch that
+fails on its input shows why in the Runs screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+
+from engine.errors import InputError
+from engine.workspace import Workspace
+from tests.tui.conftest import DEMO_CONFIG
+from tests.tui.helpers import table_text, wait_until
+from xlt_tui.app import XltApp
+from xlt_tui.launch_form import LaunchForm
+
+
+def check_text(app) -> str:
+    return str(app.screen.query_one("#check").render())
+
+
+async def test_opened_demo_config_is_checked_and_planned(tmp_path):
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=DEMO_CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        assert "8 stages, 8 trainings to run (2 intermediate, 6 target)" in (
+            check_text(app)
+        )
+        assert app.screen.query_one("#model", Input).value == "xlt-tiny"
+
+
+async def test_invalid_field_shows_the_engines_words_inline(tmp_path):
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=DEMO_CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        app.screen.query_one("#hp-target-learning_rate", Input).value = "-1"
+        await wait_until(
+            pilot,
+            lambda: check_text(app).startswith("error"),
+            describe=lambda: check_text(app),
+        )
+        # The same message `xlt-engine run` prints for that file and key.
+        raw = LaunchForm.from_file(DEMO_CONFIG).to_raw()
+        raw["train"]["target"]["learning_rate"] = -1
+        try:
+            from engine.config import parse_config
+
+            parse_config(raw, DEMO_CONFIG)
+        except InputError as exc:
+            expected = str(exc)
+        assert check_text(app) == f"error: {expected}"
+        assert "train.target.learning_rate" in expected
+        # Launch refuses and nothing is written.
+        await pilot.press("ctrl+l")
+        await pilot.pause(0.2)
+        assert not (tmp_path / "ws" / "launches").exists()
+
+
+async def test_launch_with_bad_data_shows_failed_with_the_engines_reason(
+    tmp_path, experiment
+):
+    config = experiment()
+    (tmp_path / "data" / "train.jsonl").write_text('{"text": "x", "label": "maybe"}\n')
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=config, poll_seconds=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        await pilot.press("ctrl+l")
+        monitor = app.screen
+        assert type(monitor).__name__ == "MonitorScreen"
+        # The engine exits on the bad label before registering the run; the
+        # monitor says so in the engine's words.
+        await wait_until(pilot, lambda: monitor.status == "failed", timeout=60)
+        assert "maybe" in (monitor.last_error or "")
+        await pilot.press("escape")  # leave the monitor
+        await pilot.press("f2")
+        table = app.screen.query_one("#runs-table")
+        await wait_until(pilot, lambda: table.row_count == 1)
+        await wait_until(pilot, lambda: table_text(table)[0][2] == "failed")
+        detail = str(app.screen.query_one("#runs-detail").render())
+        assert "train.jsonl" in detail and "maybe" in detail
+    assert not (Path(tmp_path / "ws") / "runs").exists()  # nothing half-written

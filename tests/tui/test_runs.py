@@ -1,0 +1,149 @@
+"""The Runs screen: the store's truth, live, and the actions on a run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+from textual.widgets import DataTable
+
+from engine.store import Store, process_start_time
+from tests.tui.conftest import T0, result_records, run_record
+from tests.tui.helpers import table_text, wait_until
+from xlt_tui.app import XltApp
+from xlt_tui.screens.confirm import ConfirmScreen
+
+
+def runs_table(app) -> DataTable:
+    return app.screen.query_one("#runs-table", DataTable)
+
+
+async def test_lists_runs_newest_first_with_status_stages_and_duration(tui_workspace):
+    app = XltApp(tui_workspace, poll_seconds=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: runs_table(app).row_count == 3)
+        rows = table_text(runs_table(app))
+        assert [r[0] for r in rows] == [
+            "20261126-092000-demo-e5f6",
+            "20261126-085000-demo-c3d4",
+            "20261126-080000-demo-a1b2",
+        ]
+        assert [r[2] for r in rows] == ["cancelled", "failed", "finished"]
+        assert rows[2][3:] == ["8/8", "11-26 08:00", "5m53s"]
+
+
+async def test_run_started_elsewhere_appears_and_a_dead_one_is_interrupted(
+    tui_workspace,
+):
+    app = XltApp(tui_workspace, poll_seconds=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: runs_table(app).row_count == 3)
+        # Another process (the CLI, another TUI) registers a run; its engine is
+        # then gone without recording an end.
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        record = run_record("cli-run", "running", T0 + 9000, 0, ended_at=None)
+        record.update(pid=child.pid, pid_start=process_start_time(child.pid))
+        Store(tui_workspace.store_path).create_run(record)
+        await wait_until(pilot, lambda: runs_table(app).row_count == 4)
+        child.wait()
+        await wait_until(
+            pilot, lambda: table_text(runs_table(app))[0][2] == "interrupted"
+        )
+
+
+async def test_delete_asks_first_and_removes_record_and_results(tui_workspace):
+    store = Store(tui_workspace.store_path)
+    rid = "20261126-080000-demo-a1b2"
+    store.add_results(result_records("20261126-085000-demo-c3d4")[:3])
+    app = XltApp(tui_workspace, poll_seconds=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: runs_table(app).row_count == 3)
+        runs_table(app).move_cursor(row=2)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert store.get_run(rid) is not None
+        await pilot.press("x", "y")
+        await wait_until(pilot, lambda: runs_table(app).row_count == 2)
+        assert store.get_run(rid) is None
+        assert store.results(run_id=rid) == []
+        assert len(store.results()) == 3  # the other run's results stay
+
+
+async def test_cancel_sends_the_engine_a_graceful_stop(tui_workspace, tmp_path):
+    marker = tmp_path / "got-sigterm"
+    script = textwrap.dedent(f"""
+        import signal, sys, time, pathlib
+        def stop(*_):
+            pathlib.Path({str(marker)!r}).write_text("stopped")
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "ready"
+    record = run_record("live", "running", T0 + 9000, 0, ended_at=None)
+    record.update(
+        pid=child.pid,
+        pid_start=process_start_time(child.pid),
+        host=socket.gethostname(),
+    )
+    Store(tui_workspace.store_path).create_run(record)
+    app = XltApp(tui_workspace, poll_seconds=0.1)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: runs_table(app).row_count == 4)
+            assert table_text(runs_table(app))[0][0] == "live"
+            await pilot.press("c")
+            assert child.wait(timeout=10) == 0
+            assert marker.read_text() == "stopped"
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+
+
+async def test_relaunch_starts_the_same_config_detached(tui_workspace):
+    app = XltApp(tui_workspace, poll_seconds=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: runs_table(app).row_count == 3)
+        runs_table(app).move_cursor(row=2)  # the finished demo run
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(app.client._children) == 1)
+        (pid,) = app.client._children
+        try:
+            # Its own session: a hang-up of the TUI's terminal does not reach it.
+            assert os.getsid(pid) != os.getsid(0)
+            launches = list((tui_workspace.root / "launches").glob("*.toml"))
+            assert len(launches) == 1
+            from engine.config import load_config
+
+            relaunched = load_config(launches[0]).to_toml_dict()
+            original = Store(tui_workspace.store_path).get_run(
+                "20261126-080000-demo-a1b2"
+            )["config"]
+            assert relaunched == original
+        finally:
+            os.killpg(pid, signal.SIGKILL)
+
+
+async def test_two_tuis_on_one_workspace_show_the_same_truth(tui_workspace):
+    first = XltApp(tui_workspace, poll_seconds=0.1)
+    second = XltApp(tui_workspace, poll_seconds=0.1)
+    async with (
+        first.run_test(size=(80, 24)) as p1,
+        second.run_test(size=(80, 24)) as p2,
+    ):
+        await wait_until(p1, lambda: runs_table(first).row_count == 3)
+        await wait_until(p2, lambda: runs_table(second).row_count == 3)
+        runs_table(first).move_cursor(row=0)
+        await p1.press("x", "y")  # delete the newest run in the first TUI
+        await wait_until(p2, lambda: runs_table(second).row_count == 2)
+        assert table_text(runs_table(first)) == table_text(runs_table(second))

@@ -1,0 +1,101 @@
+"""Every screen at 80x24 and 120x40, compared with the stored SVG snapshots
+(pytest-textual-snapshot). After an intended change of a screen, look at the
+report, then `pytest tests/tui/test_snapshots.py --snapshot-update`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import DEMO_CONFIG, build_workspace
+from xlt_tui import gpu
+from xlt_tui.app import XltApp
+
+FINISHED = "20261126-080000-demo-a1b2"
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture(autouse=True)
+def no_gpu(monkeypatch):
+    """The GPU line reads the machine; snapshots must not."""
+
+    def sample(self, pid=None):
+        self.reason = "NVML not available"
+        return None
+
+    monkeypatch.setattr(gpu.GpuProbe, "sample", sample)
+
+
+def make_app(tmp_path, mode: str) -> XltApp:
+    ws = build_workspace(tmp_path / "ws")
+    app = XltApp(
+        ws,
+        config_file=DEMO_CONFIG if mode == "launch" else None,
+        start_mode=mode,
+        poll_seconds=0.1,
+    )
+    app.sub_title = "~/.xlt"  # not the temporary folder's name
+    return app
+
+
+async def settle(pilot, seconds: float = 0.6) -> None:
+    await pilot.pause(seconds)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_runs_screen(snap_compare, tmp_path, size):
+    async def before(pilot):
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(tmp_path, "runs"), terminal_size=size, run_before=before
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_launch_screen_with_the_demo_config(snap_compare, tmp_path, size):
+    async def before(pilot):
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(tmp_path, "launch"), terminal_size=size, run_before=before
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_monitor_of_a_finished_run(snap_compare, tmp_path, size):
+    async def before(pilot):
+        await settle(pilot, 0.3)
+        pilot.app.open_monitor(FINISHED)
+        await pilot.pause(1.0)
+
+    assert snap_compare(
+        make_app(tmp_path, "runs"), terminal_size=size, run_before=before
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_results_heatmap_in_delta_mode(snap_compare, tmp_path, size):
+    async def before(pilot):
+        await settle(pilot, 0.3)
+        pilot.app.open_results(FINISHED)
+        await settle(pilot)
+        await pilot.press("d", "right")
+        await pilot.pause(0.3)
+
+    assert snap_compare(
+        make_app(tmp_path, "results"), terminal_size=size, run_before=before
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_screen(snap_compare, tmp_path, size):
+    async def before(pilot):
+        await settle(pilot, 0.3)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+
+    assert snap_compare(
+        make_app(tmp_path, "runs"), terminal_size=size, run_before=before
+    )

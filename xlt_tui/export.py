@@ -1,0 +1,177 @@
+"""Write the results view on screen to files for a paper: CSV, Markdown, LaTeX
+and a PNG heatmap. What is written is the view: its languages (filter), its
+row order (sort) and its mode (scores, or changes against the baseline).
+
+Files go to `<workspace>/exports/<run_id>-<target>-<mode>.<ext>`; writing
+again replaces them (atomically: a reader never sees half a file).
+
+Light module: no torch, no textual; matplotlib is imported only to draw a PNG.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from engine.atomic import write_text_atomic
+from engine.report import render_latex, render_markdown
+from xlt_tui.results_view import (
+    DELTA,
+    SCORE,
+    ResultsView,
+    interpolate,
+    text_colour,
+)
+
+FORMATS = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "png": "PNG heatmap"}
+EXPORT_DIR = "exports"
+
+
+def export_path(workspace_root: Path, view: ResultsView, ext: str) -> Path:
+    stem = "-".join(_safe(x) for x in (view.run_id, view.target, view.mode))
+    return Path(workspace_root) / EXPORT_DIR / f"{stem}.{ext}"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@+=-]+", "_", text) or "_"
+
+
+def export_view(view: ResultsView, workspace_root: Path, ext: str) -> Path:
+    """Write `view` as `ext` (csv, md, tex, png); returns the path written."""
+    if ext not in FORMATS:
+        raise ValueError(
+            f"unknown export format '{ext}'; expected one of {list(FORMATS)}"
+        )
+    if view.table is None or view.empty:
+        raise ValueError("nothing to export: the view has no results")
+    path = export_path(workspace_root, view, ext)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ext == "png":
+        _write_png_atomic(view, path)
+    else:
+        write_text_atomic(
+            path, {"csv": to_csv, "md": to_markdown, "tex": to_latex}[ext](view)
+        )
+    return path
+
+
+def export_all(view: ResultsView, workspace_root: Path) -> list[Path]:
+    return [export_view(view, workspace_root, ext) for ext in FORMATS]
+
+
+# -- tables --------------------------------------------------------------------
+
+
+def to_csv(view: ResultsView) -> str:
+    """One line per row of the view, one column per column of the view, plus
+    `quantity` (score or delta: in delta mode the baseline row holds scores).
+    Numbers are the view's, in its units (percent for accuracy-like metrics),
+    unrounded; a cell without a value is empty."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["intermediate", "quantity", *view.columns])
+    for row in view.rows:
+        quantity = DELTA if view.shows_change(row) else SCORE
+        cells = []
+        for col in view.columns:
+            value = view.value(row, col)
+            cells.append(
+                "" if value is None else repr(round(value * view.scales[col], 6))
+            )
+        writer.writerow([row, quantity, *cells])
+    return buf.getvalue()
+
+
+def to_markdown(view: ResultsView) -> str:
+    return render_markdown(view.table, cell_text=view.cell_text, note=view.note())
+
+
+def to_latex(view: ResultsView) -> str:
+    return render_latex(view.table, cell_text=view.cell_text, note=view.note())
+
+
+# -- the heatmap for a paper ---------------------------------------------------------
+
+
+def _write_png_atomic(view: ResultsView, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write_png(view, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_png(view: ResultsView, path: Path, dpi: int = 200) -> None:
+    """The heatmap as a figure: annotated cells, colour bar, labelled axes and
+    a title naming the target and metric. Same colours as on screen."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.figure import Figure
+
+    rows, cols = view.rows, view.columns
+    k = view.scale
+    cmap = LinearSegmentedColormap.from_list(view.mode, list(view.stops))
+    cmap = cmap.with_extremes(bad="#ffffff")
+    lo, hi = view.vmin * k, view.vmax * k
+    if hi <= lo:  # one value, or all changes 0: centre it on the scale
+        lo, hi = lo - 1.0, hi + 1.0
+    norm = Normalize(vmin=lo, vmax=hi)
+
+    grid = [
+        [
+            float("nan")
+            if view.value(r, c) is None or view.is_reference(r)
+            else view.value(r, c) * k
+            for c in cols
+        ]
+        for r in rows
+    ]
+    width = min(24.0, 2.2 + 0.75 * len(cols))
+    height = min(18.0, 1.6 + 0.42 * len(rows))
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto")
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            text = view.text(r, c)
+            value = view.value(r, c)
+            if value is None or view.is_reference(r):
+                colour = "#444444"
+            else:
+                colour = text_colour(interpolate(view.stops, view.fraction(value)))
+            weight = "bold" if c == "avg" else "normal"
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=colour,
+                weight=weight,
+            )
+    ax.set_xticks(range(len(cols)), labels=cols, fontsize=8)
+    ax.set_yticks(range(len(rows)), labels=rows, fontsize=8)
+    ax.tick_params(top=True, bottom=False, labeltop=True, labelbottom=False, length=0)
+    ax.set_xlabel("language (zero-shot)", fontsize=8)
+    ax.set_ylabel("intermediate task", fontsize=8)
+    if "avg" in cols and len(cols) > 1:
+        ax.axvline(len(cols) - 1.5, color="#333333", linewidth=0.8)
+    if view.reference_rows and rows and rows[0] in view.reference_rows:
+        ax.axhline(0.5, color="#333333", linewidth=0.8)
+    legend = view.legend()
+    bar = fig.colorbar(image, ax=ax, shrink=0.9, pad=0.02)
+    bar.set_label(legend.caption.split(";")[0], fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    what = "change against the baseline" if view.mode == DELTA else "zero-shot score"
+    title = f"{view.target} · {view.metric} · {what}"
+    subtitle = f"run {view.run_id}"
+    if view.filtered:
+        subtitle += " · avg over the languages shown"
+    ax.set_title(f"{title}\n{subtitle}", fontsize=9)
+    fig.savefig(path, format="png", dpi=dpi)

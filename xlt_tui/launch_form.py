@@ -1,0 +1,174 @@
+"""The Launch screen's model, without widgets: where configs can be opened
+from, what the form's fields hold, and how they become the raw TOML table the
+engine validates.
+
+Light module: no textual, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config import BUILTIN_MODELS, HPARAM_NAMES, StageHparams, parse_config
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+# The hyperparameters the form shows per stage; the rest keep the file's values.
+FORM_HPARAMS = (
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "max_steps",
+    "max_seq_length",
+    "warmup_ratio",
+)
+assert set(FORM_HPARAMS) <= set(HPARAM_NAMES)
+STAGES = ("intermediate", "target")
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    label: str
+    path: Path
+
+
+def sample_config_dirs() -> list[Path]:
+    """sample_configs/ of the source checkout and of the current folder."""
+    dirs = [Path(__file__).resolve().parent.parent / "sample_configs"]
+    dirs.append(Path.cwd() / "sample_configs")
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [o.resolve() for o in out]:
+            out.append(d)
+    return out
+
+
+def config_choices(
+    workspace_root: Path, runs: list[dict[str, Any]]
+) -> list[ConfigChoice]:
+    """Sample configs, then the configs of earlier runs (newest first)."""
+    out = [
+        ConfigChoice(f"sample: {p.name}", p)
+        for d in sample_config_dirs()
+        for p in sorted(d.glob("*.toml"))
+    ]
+    for run in reversed(runs):
+        path = workspace_root / "runs" / run["id"] / "config.toml"
+        if path.is_file():
+            out.append(ConfigChoice(f"run: {run['id']}", path))
+    return out
+
+
+def recent_models(runs: list[dict[str, Any]]) -> list[str]:
+    seen = [r.get("config", {}).get("model") for r in reversed(runs)]
+    models = [m for m in dict.fromkeys(seen) if m]
+    return models + [m for m in BUILTIN_MODELS if m not in models]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class LaunchForm:
+    """The editable fields; `base` keeps everything else from the opened file
+    (custom tasks, data overrides, other hyperparameters)."""
+
+    base: dict[str, Any] = field(default_factory=dict)
+    source: Path = Path("new-experiment.toml")
+    name: str = "experiment"
+    model: str = "xlt-tiny"
+    intermediate: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    languages: dict[str, list[str]] = field(default_factory=dict)
+    seeds: str = "1"
+    baseline: bool = True
+    device: str = "auto"
+    precision: str = "fp32"
+    hparams: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: Path) -> LaunchForm:
+        """Open a config; InputError (the engine's words) if it is not valid."""
+        raw = read_toml(path)
+        cfg = parse_config(raw, source=path)
+        return cls(
+            base=raw,
+            source=path,
+            name=cfg.name,
+            model=cfg.model,
+            intermediate=list(cfg.intermediate),
+            targets=list(cfg.targets),
+            languages={t: list(v) for t, v in cfg.languages.items()},
+            seeds=", ".join(map(str, cfg.seeds)),
+            baseline=cfg.baseline,
+            device=cfg.device,
+            precision=cfg.precision,
+            hparams={
+                "intermediate": _hparam_text(cfg.intermediate_hparams),
+                "target": _hparam_text(cfg.target_hparams),
+            },
+        )
+
+    @classmethod
+    def blank(cls) -> LaunchForm:
+        defaults = _hparam_text(StageHparams())
+        return cls(hparams={s: dict(defaults) for s in STAGES})
+
+    def to_raw(self) -> dict[str, Any]:
+        """The TOML table the engine reads: the opened file with the form on top.
+
+        Text fields are converted where they clearly are numbers; anything else
+        is passed as typed, so the engine's validation names the key."""
+        raw = {k: v for k, v in self.base.items() if k not in ("languages",)}
+        raw.update(
+            name=self.name,
+            model=self.model,
+            intermediate=list(self.intermediate),
+            targets=list(self.targets),
+            seeds=_number_list(self.seeds),
+            baseline=self.baseline,
+            device=self.device,
+            precision=self.precision,
+        )
+        langs = {t: v for t, v in self.languages.items() if t in self.targets}
+        if langs:
+            raw["languages"] = langs
+        train = dict(raw.get("train", {}))
+        for stage in STAGES:
+            table = dict(train.get(stage, {}))
+            for key, text in self.hparams.get(stage, {}).items():
+                table[key] = _number(text)
+            train[stage] = table
+        raw["train"] = train
+        return raw
+
+
+def _hparam_text(h: StageHparams) -> dict[str, str]:
+    return {k: _fmt(getattr(h, k)) for k in FORM_HPARAMS}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        return str(int(value))
+    return str(value)
+
+
+def _number(text: str) -> Any:
+    text = text.strip()
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _number_list(text: str) -> Any:
+    parts = [p for p in text.replace(",", " ").split() if p]
+    return [_number(p) for p in parts]

@@ -1,0 +1,509 @@
+"""What the results screen shows, as plain data: the heatmap of one run and
+target task (rows: intermediate choices; columns: languages, then their
+average), and the overview of a run (rows: intermediate choices; columns:
+target tasks, each cell the average over languages).
+
+Two modes. `score`: the mean over seeds, on a sequential scale from the view's
+lowest to its highest score. `delta`: the change against the baseline, on a
+diverging red-white-green scale centred at 0 and symmetric (the largest change
+either way sets both ends); the baseline row keeps its scores, drawn without
+colour, as the reference that papers print above the changes.
+
+Sorting keeps the baseline first whatever the column and direction: it is the
+reference every other row is read against. Rows without a value in the sort
+column go last either way. Hiding languages recomputes the average column over
+the languages still shown (a paper table of a subset averages that subset).
+
+Light module: no torch, no textual. The exporters (xlt_tui.export) and the
+widgets read the same object, so a file written is the view on screen.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine.report import BASELINE, Pivot, format_cell, metric_scale, pivot
+
+SCORE = "score"
+DELTA = "delta"
+MODES = (SCORE, DELTA)
+AVG = "avg"
+
+# Colour stops, low to high. Sequential: ColorBrewer "Blues"; diverging: red,
+# white, green (ColorBrewer RdBu's red half, PRGn's green half).
+SEQUENTIAL = ("#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")
+DIVERGING = (
+    "#b2182b",
+    "#ef8a62",
+    "#fddbc7",
+    "#f7f7f7",
+    "#d9f0d3",
+    "#7fbf7b",
+    "#1b7837",
+)
+MISSING = "–"
+
+Record = dict[str, Any]
+Key = tuple[str, str]
+
+
+# -- colours --------------------------------------------------------------------
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def interpolate(stops: Sequence[str], fraction: float) -> str:
+    """The colour at `fraction` (0..1) along the stops, linear in RGB."""
+    fraction = min(1.0, max(0.0, fraction))
+    pos = fraction * (len(stops) - 1)
+    i = min(int(pos), len(stops) - 2)
+    t = pos - i
+    a, b = _rgb(stops[i]), _rgb(stops[i + 1])
+    r, g, bl = (round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+    return f"#{r:02x}{g:02x}{bl:02x}"
+
+
+def text_colour(background: str) -> str:
+    """Black on light backgrounds, white on dark ones (relative luminance)."""
+    r, g, b = (c / 255 for c in _rgb(background))
+    return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 else "#ffffff"
+
+
+@dataclass(frozen=True)
+class Legend:
+    caption: str  # what the colours mean
+    low: str  # label of the low end
+    high: str  # label of the high end
+    stops: tuple[str, ...]
+    mid: str = ""  # label of the middle (0 for changes)
+
+    def colours(self, n: int) -> list[str]:
+        return [interpolate(self.stops, i / max(1, n - 1)) for i in range(n)]
+
+
+# -- a coloured grid of numbers --------------------------------------------------
+
+
+@dataclass
+class Grid:
+    """Rows × columns of numbers (fractions, as stored) with their text and
+    colour. In delta mode `values` hold changes, except in `reference_rows`
+    (the baseline), which hold scores and get no colour."""
+
+    mode: str
+    rows: list[str]
+    columns: list[str]
+    values: dict[Key, float]
+    scales: dict[str, float]  # per column: 100 for metrics read as percentages
+    reference_rows: frozenset[str] = frozenset()
+    title: str = ""
+    vmin: float = 0.0
+    vmax: float = 0.0
+
+    def __post_init__(self) -> None:
+        coloured = [
+            v for (row, _), v in self.values.items() if row not in self.reference_rows
+        ]
+        if self.mode == DELTA:
+            limit = max((abs(v) for v in coloured), default=0.0)
+            self.vmin, self.vmax = -limit, limit
+        elif coloured:
+            self.vmin, self.vmax = min(coloured), max(coloured)
+
+    @property
+    def empty(self) -> bool:
+        return not self.values
+
+    def value(self, row: str, column: str) -> float | None:
+        return self.values.get((row, column))
+
+    def is_reference(self, row: str) -> bool:
+        return row in self.reference_rows
+
+    def shows_change(self, row: str) -> bool:
+        return self.mode == DELTA and row not in self.reference_rows
+
+    def text(self, row: str, column: str) -> str:
+        value = self.value(row, column)
+        if value is None:
+            return MISSING
+        k = self.scales.get(column, 1.0)
+        digits = 1 if k == 100.0 else 3
+        sign = "+" if self.shows_change(row) else ""
+        return f"{value * k:{sign}.{digits}f}"
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return DIVERGING if self.mode == DELTA else SEQUENTIAL
+
+    def fraction(self, value: float) -> float:
+        """Where `value` lies on the colour scale, 0..1."""
+        if self.vmax <= self.vmin:
+            return 0.5
+        return (value - self.vmin) / (self.vmax - self.vmin)
+
+    def colour(self, row: str, column: str) -> str | None:
+        """Background colour of a cell (hex); None when it has no value or is
+        the reference row in delta mode."""
+        value = self.value(row, column)
+        if value is None or row in self.reference_rows:
+            return None
+        return interpolate(self.stops, self.fraction(value))
+
+    @property
+    def scale(self) -> float:
+        """The one multiplier of every column, or 1 when they differ."""
+        scales = set(self.scales.values())
+        return scales.pop() if len(scales) == 1 else 1.0
+
+    def legend(self) -> Legend:
+        k = self.scale
+        digits = 1 if k == 100.0 else 3
+        if self.mode == DELTA:
+            unit = " (points)" if k == 100.0 else ""
+            caption = f"change vs baseline{unit}"
+            if self.reference_rows:
+                caption += "; baseline row: scores"
+            return Legend(
+                caption,
+                f"{self.vmin * k:+.{digits}f}",
+                f"{self.vmax * k:+.{digits}f}",
+                self.stops,
+                mid="0",
+            )
+        unit = " (%)" if k == 100.0 else ""
+        return Legend(
+            f"score{unit}, mean over seeds",
+            f"{self.vmin * k:.{digits}f}",
+            f"{self.vmax * k:.{digits}f}",
+            self.stops,
+        )
+
+    def legend_text(self) -> str:
+        legend = self.legend()
+        if self.empty:
+            return "no values"
+        middle = f" … {legend.mid} … " if legend.mid else " … "
+        return f"{legend.low}{middle}{legend.high}  {legend.caption}"
+
+
+# -- the heatmap of one run and target -------------------------------------------
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the user chose; everything else is derived from the records."""
+
+    run_id: str | None = None
+    target: str | None = None
+    mode: str = SCORE
+    hidden_languages: frozenset[str] = frozenset()
+    sort_column: str | None = None  # a language or "avg"; None: the run's order
+    descending: bool = True
+
+    def toggled_mode(self) -> ViewState:
+        return replace(self, mode=DELTA if self.mode == SCORE else SCORE)
+
+    def sorted_by(self, column: str) -> ViewState:
+        """Sort by `column`, best first; the same column again reverses."""
+        if column == self.sort_column:
+            return replace(self, descending=not self.descending)
+        return replace(self, sort_column=column, descending=True)
+
+    def unsorted(self) -> ViewState:
+        return replace(self, sort_column=None, descending=True)
+
+    def showing(
+        self, languages: Iterable[str], all_languages: Iterable[str]
+    ) -> ViewState:
+        """Show `languages` only (a language added later shows too)."""
+        shown = set(languages)
+        return replace(
+            self,
+            hidden_languages=frozenset(lg for lg in all_languages if lg not in shown),
+        )
+
+
+@dataclass(frozen=True)
+class CellDetail:
+    row: str
+    column: str
+    target: str
+    metric: str
+    seeds: tuple[tuple[int, float], ...]  # (seed, value); value a fraction
+    mean: float
+    std: float | None
+    delta: float | None
+    baseline: float | None  # the baseline's mean in this column
+    n_examples: int | None  # evaluation examples (summed over languages for avg)
+    run_ids: tuple[str, ...]
+    languages: tuple[str, ...] = ()  # the languages averaged (avg column only)
+
+    def lines(self) -> list[str]:
+        k = metric_scale(self.metric)
+        digits = 1 if k == 100.0 else 3
+        unit = "%" if k == 100.0 else ""
+
+        def fmt(v: float, sign: str = "") -> str:
+            return f"{v * k:{sign}.{digits}f}"
+
+        where = f"{self.row} → {self.target} [{self.column}]"
+        if self.column == AVG and self.languages:
+            where += f" over {', '.join(self.languages)}"
+        first = f"{where} · {self.metric}{' ' + unit if unit else ''}"
+        seeds = "  ".join(f"seed {s}: {fmt(v)}" for s, v in self.seeds)
+        summary = f"mean {fmt(self.mean)}"
+        if self.std is not None:
+            summary += f" ± {fmt(self.std)} (std)"
+        if self.delta is not None and self.baseline is not None:
+            summary += (
+                f" · {fmt(self.delta, '+')} against baseline {fmt(self.baseline)}"
+            )
+        elif self.row == BASELINE:
+            summary += " · the baseline (no intermediate stage)"
+        else:
+            summary += " · no baseline for this column"
+        n = f"n_examples {self.n_examples}" if self.n_examples is not None else ""
+        runs = f"run {', '.join(self.run_ids)}"
+        return [first, f"{seeds}", summary, " · ".join(x for x in (n, runs) if x)]
+
+
+@dataclass
+class _CellRecords:
+    seeds: dict[int, list[float]] = field(default_factory=dict)
+    n_examples: int | None = None
+    run_ids: set[str] = field(default_factory=set)
+
+    def seed_means(self) -> dict[int, float]:
+        return {s: statistics.fmean(v) for s, v in sorted(self.seeds.items())}
+
+
+@dataclass
+class ResultsView(Grid):
+    run_id: str = ""
+    target: str = ""
+    metric: str = ""
+    languages: list[str] = field(default_factory=list)  # all, in task order
+    shown_languages: list[str] = field(default_factory=list)
+    sort_column: str | None = None
+    descending: bool = True
+    table: Pivot | None = None  # filtered columns, sorted rows: what is shown
+    _cells: dict[Key, _CellRecords] = field(default_factory=dict, repr=False)
+
+    @property
+    def has_baseline(self) -> bool:
+        return self.table is not None and BASELINE in self.table.rows
+
+    @property
+    def filtered(self) -> bool:
+        return len(self.shown_languages) < len(self.languages)
+
+    def detail(self, row: str, column: str) -> CellDetail | None:
+        cell = self.table.cell(row, column) if self.table else None
+        if cell is None:
+            return None
+        base = self.table.cell(BASELINE, column)
+        if column == AVG:
+            langs = self.shown_languages
+            parts = [self._cells.get((row, lg)) for lg in langs]
+            per_seed: dict[int, list[float]] = {}
+            for part in parts:
+                for seed, v in (part.seed_means() if part else {}).items():
+                    per_seed.setdefault(seed, []).append(v)
+            seeds = tuple(
+                (s, statistics.fmean(v))
+                for s, v in sorted(per_seed.items())
+                if len(v) == len(langs)
+            )
+            counts = [p.n_examples for p in parts if p and p.n_examples is not None]
+            n_examples = sum(counts) if counts else None
+            run_ids = sorted({r for p in parts if p for r in p.run_ids})
+            languages = tuple(langs) if self.filtered else ()
+        else:
+            part = self._cells.get((row, column), _CellRecords())
+            seeds = tuple(part.seed_means().items())
+            n_examples = part.n_examples
+            run_ids = sorted(part.run_ids)
+            languages = ()
+        return CellDetail(
+            row=row,
+            column=column,
+            target=self.target,
+            metric=self.metric,
+            seeds=seeds,
+            mean=cell.mean,
+            std=cell.std,
+            delta=cell.delta,
+            baseline=base.mean if base is not None and row != BASELINE else None,
+            n_examples=n_examples,
+            run_ids=tuple(run_ids),
+            languages=languages,
+        )
+
+    def cell_text(self, row: str, column: str) -> str:
+        """Cell text for tables written to files: score±std, or the change."""
+        cell = self.table.cell(row, column) if self.table else None
+        if cell is None:
+            return MISSING
+        if self.shows_change(row):
+            if cell.delta is None:
+                return MISSING
+            k = metric_scale(self.metric)
+            return f"{cell.delta * k:+.1f}" if k == 100.0 else f"{cell.delta:+.3f}"
+        return format_cell(cell, self.metric, with_delta=False)
+
+    def note(self) -> str:
+        """One line saying what the numbers are, for titles and captions."""
+        seeds = max((len(c.values) for c in self.table.cells.values()), default=0)
+        stat = f"mean±std over {seeds} seeds" if seeds > 1 else "one seed"
+        if self.mode == DELTA:
+            what = "change against the baseline, baseline row: score"
+        else:
+            what = "score"
+        text = f"{what}; {stat}"
+        if self.filtered:
+            text += f"; avg over {', '.join(self.shown_languages)}"
+        return text
+
+
+def language_order(target: str, run: Mapping[str, Any] | None = None) -> tuple:
+    """The target's languages as the run's config listed them, else as the task
+    registry does; () when neither knows (first-seen order then)."""
+    langs = ((run or {}).get("config") or {}).get("languages") or {}
+    if isinstance(langs, Mapping) and langs.get(target):
+        return tuple(langs[target])
+    from engine.tasks import REGISTRY
+
+    task = REGISTRY.get(target)
+    return tuple(task.languages) if task else ()
+
+
+def build_view(
+    records: Sequence[Record], state: ViewState, order: Sequence[str] = ()
+) -> ResultsView:
+    """The heatmap of `state.target` from the run's records (records of other
+    targets are ignored). A filter that would hide every language is ignored."""
+    target = state.target or ""
+    recs = [r for r in records if r.get("target") == target]
+    seen = list(dict.fromkeys(r["language"] for r in recs))
+    languages = [lg for lg in order if lg in seen]
+    languages += [lg for lg in seen if lg not in languages]
+    shown = [lg for lg in languages if lg not in state.hidden_languages] or languages
+    if len(shown) < len(languages):
+        keep = set(shown)
+        recs = [r for r in recs if r["language"] in keep]
+    table = pivot(recs, target, shown)
+
+    cells: dict[Key, _CellRecords] = {}
+    for r in recs:
+        part = cells.get((r["intermediate"], r["language"]))
+        if part is None:
+            part = cells[(r["intermediate"], r["language"])] = _CellRecords()
+        part.seeds.setdefault(r["seed"], []).append(float(r["value"]))
+        n = r.get("n_examples")
+        if isinstance(n, int):
+            part.n_examples = max(n, part.n_examples or 0)
+        part.run_ids.add(r["run_id"])
+
+    has_baseline = BASELINE in table.rows
+    delta_mode = state.mode == DELTA
+    values: dict[Key, float] = {}
+    for (row, col), cell in table.cells.items():
+        if delta_mode and row != BASELINE:
+            if cell.delta is not None:
+                values[(row, col)] = cell.delta
+        else:
+            values[(row, col)] = cell.mean
+
+    sort_column = state.sort_column if state.sort_column in table.columns else None
+    if sort_column is not None:
+        table.rows = _sorted_rows(table.rows, values, sort_column, state.descending)
+
+    k = metric_scale(table.metric)
+    return ResultsView(
+        mode=state.mode,
+        rows=list(table.rows),
+        columns=list(table.columns),
+        values=values,
+        scales=dict.fromkeys(table.columns, k),
+        reference_rows=frozenset({BASELINE})
+        if delta_mode and has_baseline
+        else frozenset(),
+        title=f"{target} · {table.metric}" if table.metric else target,
+        run_id=state.run_id or "",
+        target=target,
+        metric=table.metric,
+        languages=languages,
+        shown_languages=shown,
+        sort_column=sort_column,
+        descending=state.descending,
+        table=table,
+        _cells=cells,
+    )
+
+
+def _sorted_rows(
+    rows: Sequence[str], values: Mapping[Key, float], column: str, descending: bool
+) -> list[str]:
+    pinned = [r for r in rows if r == BASELINE]
+    rest = [r for r in rows if r != BASELINE]
+    present = [r for r in rest if (r, column) in values]
+    missing = [r for r in rest if (r, column) not in values]
+    # sorted() is stable: ties keep the run's order, in either direction.
+    present.sort(key=lambda r: values[(r, column)], reverse=descending)
+    return pinned + present + missing
+
+
+# -- the overview of a run ------------------------------------------------------------
+
+
+def build_overview(
+    records: Sequence[Record],
+    mode: str = SCORE,
+    order_of: Callable[[str], Sequence[str]] = lambda target: (),
+) -> Grid:
+    """Average over languages per target task (columns) and intermediate choice
+    (rows), for all the records given (one run's). A row missing a language of
+    a target has no average there (as in the heatmap's avg column)."""
+    by_target: dict[str, list[Record]] = {}
+    for r in records:
+        by_target.setdefault(r["target"], []).append(r)
+    rows: list[str] = []
+    values: dict[Key, float] = {}
+    scales: dict[str, float] = {}
+    has_baseline = False
+    for target, recs in by_target.items():
+        table = pivot(recs, target, order_of(target))
+        scales[target] = metric_scale(table.metric)
+        for row in table.rows:
+            if row not in rows:
+                rows.append(row)
+            cell = table.cell(row, AVG)
+            if cell is None:
+                continue
+            if mode == DELTA and row != BASELINE:
+                if cell.delta is not None:
+                    values[(row, target)] = cell.delta
+            else:
+                values[(row, target)] = cell.mean
+        has_baseline = has_baseline or BASELINE in table.rows
+    if BASELINE in rows:
+        rows.remove(BASELINE)
+        rows.insert(0, BASELINE)
+    return Grid(
+        mode=mode,
+        rows=rows,
+        columns=list(by_target),
+        values=values,
+        scales=scales,
+        reference_rows=frozenset({BASELINE})
+        if mode == DELTA and has_baseline
+        else frozenset(),
+        title="average over languages per target task",
+    )

@@ -1,0 +1,568 @@
+"""Watching one run live: progress, loss and learning rate, throughput, final
+zero-shot scores as they arrive, the GPU, and the engine's log.
+
+Three threads feed the screen, none of them touches a widget:
+
+- `RunTailer` (xlt_tui/tailer.py) reads events.jsonl from its start (the whole
+  history first, then live) plus engine.log, and posts one `TailBatch` per
+  read; the screen folds the events into a `MonitorState`;
+- a worker polls the store for the run's record every `app.poll_seconds`
+  (a run whose process is gone reads as interrupted there);
+- a worker samples the GPU through NVML once a second.
+
+Widgets are redrawn from the state on a timer (a few times a second), not
+per message, so a run that writes thousands of events a second costs the UI
+the same as a slow one.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Log, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from engine.errors import InputError
+from xlt_tui import gpu
+from xlt_tui.monitor_state import (
+    ENDED_STATUSES,
+    SCORES,
+    SERIES,
+    MonitorState,
+    compact_log_line,
+    describe,
+    duration,
+    percent,
+    rate,
+)
+from xlt_tui.tailer import RunTailer, TailBatch
+from xlt_tui.widgets.charts import MetricChart, format_loss, format_lr
+
+REFRESH_S = 0.25
+GPU_INTERVAL_S = 1.0
+LOG_MAX_LINES = 2000
+LIVE_STATUSES = ("queued", "running")
+STAGE_COLUMN = "stage"
+
+
+class RunRecord(Message, bubble=False):
+    """The run's record from the store (None: not there), or why it could not
+    be read."""
+
+    def __init__(self, record: dict[str, Any] | None, error: str | None = None):
+        super().__init__()
+        self.record = record
+        self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunRecord)  # only the latest one matters
+
+
+class GpuReading(Message, bubble=False):
+    def __init__(self, stats: list[gpu.GpuStats] | None, reason: str | None):
+        super().__init__()
+        self.stats = stats
+        self.reason = reason
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, GpuReading)
+
+
+class MonitorScreen(Screen):
+    """Live view of one run. Pushed by the app with `MonitorScreen(run_id)`."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("c", "cancel_run", "Cancel run"),
+        Binding("v", "view_results", "Results"),
+    ]
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+
+    DEFAULT_CSS = """
+    MonitorScreen {
+        layout: vertical;
+    }
+    MonitorScreen #monitor-body {
+        height: 1fr;
+        padding: 0 1;
+    }
+    MonitorScreen .line {
+        height: 1;
+        width: 1fr;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    MonitorScreen #run-line {
+        background: $panel;
+        text-style: bold;
+        margin: 0 -1;
+        padding: 0 1;
+    }
+    MonitorScreen #error-line {
+        height: auto;
+        max-height: 3;
+        color: $text-error;
+        background: $error-muted;
+        display: none;
+    }
+    MonitorScreen #warning-line {
+        color: $text-warning;
+        background: $warning-muted;
+        display: none;
+    }
+    MonitorScreen #error-line.-shown, MonitorScreen #warning-line.-shown {
+        display: block;
+    }
+    MonitorScreen .progress-row {
+        height: 1;
+    }
+    MonitorScreen .progress-row > .progress-label {
+        width: 9;
+    }
+    MonitorScreen .progress-row > ProgressBar {
+        width: 1fr;
+    }
+    MonitorScreen .progress-row > ProgressBar > Bar {
+        width: 1fr;
+    }
+    MonitorScreen .progress-row > .progress-eta {
+        width: 16;
+        text-align: right;
+    }
+    MonitorScreen #charts {
+        height: auto;
+        margin-top: 1;
+    }
+    MonitorScreen #charts > MetricChart {
+        margin-right: 2;
+    }
+    MonitorScreen #scores {
+        height: auto;
+        max-height: 6;
+        display: none;
+    }
+    MonitorScreen #scores.-shown {
+        display: block;
+    }
+    MonitorScreen #gpu-line {
+        color: $text-muted;
+    }
+    MonitorScreen #log {
+        height: 1fr;
+        min-height: 3;
+        overflow-x: hidden;
+        border-top: solid $panel-lighten-2;
+    }
+    MonitorScreen.-tall #charts MetricChart > Sparkline {
+        height: 4;
+    }
+    MonitorScreen.-tall #scores {
+        max-height: 12;
+        margin-top: 1;
+    }
+    """
+
+    def __init__(self, run_id: str):
+        super().__init__()
+        self.run_id = run_id
+        self.state = MonitorState()
+        self.record: dict[str, Any] | None = None
+        self.record_error: str | None = None
+        self.tailer: RunTailer | None = None
+        self.history_loaded = False
+        self.events_file_exists = False
+        self.bad_lines = 0
+        self.bad_line_numbers: list[int] = []
+        self.unfinished_tail_bytes = 0
+        self.gpu_text = "GPU: …"
+        self._gpu_probe = gpu.GpuProbe()
+        self._stopping = threading.Event()
+        self._wake_poll = threading.Event()
+        self._texts: dict[str, Any] = {}  # what each line shows now
+        self._score_columns: list[str] = []
+        self._score_rows: dict[str, dict[str, float]] = {}
+        self._dirty = True
+        self._polled = False
+
+    # -- layout ---------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="monitor-body"):
+            yield Static(self.run_id, id="run-line", classes="line")
+            yield Static("", id="error-line")
+            yield Static("", id="warning-line", classes="line")
+            yield Static(
+                "waiting for the run's events…", id="stage-line", classes="line"
+            )
+            with Horizontal(classes="progress-row"):
+                yield Static("stage", classes="progress-label")
+                yield ProgressBar(total=1.0, show_eta=False, id="stage-bar")
+                yield Static("", id="stage-eta", classes="progress-eta")
+            with Horizontal(classes="progress-row"):
+                yield Static("overall", classes="progress-label")
+                yield ProgressBar(total=1.0, show_eta=False, id="overall-bar")
+                yield Static("", id="overall-eta", classes="progress-eta")
+            yield Static("", id="stats-line", classes="line")
+            with Horizontal(id="charts"):
+                yield MetricChart("loss", format_loss, id="loss-chart")
+                yield MetricChart("lr", format_lr, id="lr-chart")
+            yield DataTable(id="scores", cursor_type="row", zebra_stripes=True)
+            yield Static(self.gpu_text, id="gpu-line", classes="line")
+            yield Log(id="log", max_lines=LOG_MAX_LINES)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#scores", DataTable)
+        table.add_column("target ← intermediate", key=STAGE_COLUMN)
+        client = self.app.client
+        self.tailer = RunTailer(
+            self,
+            client.events_path(self.run_id),
+            client.engine_log_path(self.run_id),
+            client.launch_output_path(self.run_id),
+        )
+        self.tailer.start()
+        self._poll_record(client, float(getattr(self.app, "poll_seconds", 1.0)))
+        self._sample_gpu()
+        self.set_interval(REFRESH_S, self._refresh_view)
+
+    def on_unmount(self) -> None:
+        self._stopping.set()
+        self._wake_poll.set()
+        if self.tailer is not None:
+            self.tailer.stop()
+        self._gpu_probe.close()
+
+    # -- feeds ----------------------------------------------------------------
+    def on_tail_batch(self, batch: TailBatch) -> None:
+        log = self.query_one("#log", Log)
+        if batch.reset:
+            self._reset_view()
+            log.clear()
+        self.state.apply_many(batch.events)
+        lines = [line for e in batch.events if (line := describe(e)) is not None]
+        lines.extend(compact_log_line(line) for line in batch.log_lines)
+        if lines:
+            log.write_lines(lines)
+        if batch.bad_lines:
+            if not self.bad_lines:
+                self.notify(
+                    "events.jsonl has unreadable lines; they are skipped",
+                    title="Monitor",
+                    severity="warning",
+                )
+            self.bad_lines += batch.bad_lines
+            self.bad_line_numbers.extend(batch.bad_line_numbers)
+            del self.bad_line_numbers[:-20]
+        if batch.unfinished_tail_bytes is not None:
+            self.unfinished_tail_bytes = batch.unfinished_tail_bytes
+        self.events_file_exists = self.events_file_exists or batch.events_file_exists
+        self._dirty = True
+        if batch.caught_up:
+            self.history_loaded = True
+            self._refresh_view()  # the whole history, drawn at once
+
+    def on_run_record(self, message: RunRecord) -> None:
+        self.record, self.record_error = message.record, message.error
+        self._polled = True
+        self._dirty = True
+
+    def on_gpu_reading(self, message: GpuReading) -> None:
+        short = self.size.width < 110
+        if message.stats:
+            text = gpu.describe(message.stats, limit=1 if short else 2, short=short)
+        else:
+            text = message.reason or "no GPU"
+        self.gpu_text = text
+        self._set_text("gpu-line", Text(text))
+
+    @work(thread=True, exclusive=True, group="monitor-record", exit_on_error=False)
+    def _poll_record(self, client, interval: float) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled and not self._stopping.is_set():
+            try:
+                record, error = client.run(self.run_id), None
+                if (
+                    record is not None
+                    and record.get("launch_only")
+                    and record.get("status") == "failed"
+                    and not record.get("error")
+                ):
+                    # A launch that never registered: the engine's own words.
+                    record = {**record, "error": client.launch_error(self.run_id)}
+            except Exception as exc:  # noqa: BLE001 - a store being rewritten, ...
+                record, error = self.record, str(exc)
+            self.post_message(RunRecord(record, error))
+            ended = (record or {}).get("status") in ENDED_STATUSES
+            self._wake_poll.wait(max(0.05, interval * (5 if ended else 1)))
+            self._wake_poll.clear()
+
+    @work(thread=True, exclusive=True, group="monitor-gpu", exit_on_error=False)
+    def _sample_gpu(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled and not self._stopping.is_set():
+            stats = self._gpu_probe.sample(pid=self._run_pid())
+            self.post_message(GpuReading(stats, self._gpu_probe.reason))
+            if stats is None and self._gpu_probe.unavailable:
+                return  # no NVML here: asking again would not change that
+            self._stopping.wait(GPU_INTERVAL_S)
+
+    def _run_pid(self) -> int | None:
+        record = self.record or {}
+        if record.get("host") == socket.gethostname():
+            pid = record.get("pid")
+            return pid if isinstance(pid, int) else None
+        return None
+
+    # -- what the screen says -------------------------------------------------
+    @property
+    def status(self) -> str:
+        """The run's status: its own run_end if it wrote one, else the store's."""
+        if self.state.end_status:
+            return self.state.end_status
+        if self.record and self.record.get("status"):
+            return self.record["status"]
+        if self.record_error:
+            return "unknown"
+        return "not in the store" if self._polled else "…"
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the run died, in the best words available."""
+        status = self.status
+        if self.state.run_end and self.state.run_end.get("error"):
+            return str(self.state.run_end["error"])
+        if self.state.last_error:
+            return self.state.last_error
+        if self.record and self.record.get("error"):
+            return str(self.record["error"])
+        if status == "interrupted":
+            return (
+                "the engine process is gone without ending the run "
+                "(killed, out of memory, or the machine restarted)"
+            )
+        return None
+
+    def _refresh_view(self) -> None:
+        now = time.time()
+        changes = self.state.take_changes()
+        if not (changes or self._dirty or self.status in LIVE_STATUSES):
+            return  # an ended run: nothing ticks
+        self._dirty = False
+        state, status = self.state, self.status
+        live = status in LIVE_STATUSES and state.run_end is None
+
+        # run line
+        name = state.name or (self.record or {}).get("name") or ""
+        device = state.device or (self.record or {}).get("device") or ""
+        elapsed = self._elapsed(now, live)
+        run_line = Text.assemble(
+            (self.run_id, "bold"),
+            f"  {name}" if name and name not in self.run_id else "",
+            "  ",
+            (status, _STATUS_STYLE.get(status, "")),
+            f"  {device}" if device else "",
+            f"  {duration(elapsed)}" if elapsed is not None else "",
+        )
+        self._set_text("run-line", run_line)
+
+        # problems
+        error = self.last_error if status in ("failed", "interrupted") else None
+        if error is None and state.errors:
+            error = state.last_error
+        if error is None and self.record_error:
+            error = f"cannot read the store: {self.record_error}"
+        self._set_text("error-line", Text(f"✖ {status}: {error}") if error else "")
+        self._set_text("warning-line", Text(self._warning_text(live)))
+
+        # stage
+        stage = state.stage
+        if stage is None:
+            if not self._polled and not self.events_file_exists:
+                waiting = "reading the run…"
+            elif not self.events_file_exists:
+                waiting = (
+                    "the engine is starting (loading the model, checking data)…"
+                    if live
+                    else "no events were written for this run"
+                )
+            else:
+                waiting = "waiting for the first stage…" if live else "no stage ran"
+            stage_text = Text(waiting, style="dim")
+        else:
+            total = stage.total or state.stages_total
+            where = f"stage {stage.index or '?'}/{total or '?'}"
+            steps = (
+                f"  step {stage.step}/{stage.total_steps}" if stage.total_steps else ""
+            )
+            epoch = f"  epoch {stage.epoch}" if stage.epoch is not None else ""
+            flag = "  (reused)" if stage.reused else ""
+            flag = "  (done)" if stage.ended and not flag else flag
+            stage_text = Text.assemble(
+                (where, "bold"), "  ", stage.label, steps, epoch, (flag, "dim")
+            )
+        self._set_text("stage-line", stage_text)
+        self._set_progress("stage-bar", stage.progress if stage else 0.0)
+        stage_eta = state.stage_eta(now) if live else None
+        self._set_text("stage-eta", _eta_text(stage_eta, stage is not None and live))
+        overall = state.overall_progress()
+        self._set_progress("overall-bar", overall or 0.0)
+        overall_eta = state.overall_eta(now) if live else None
+        self._set_text("overall-eta", _eta_text(overall_eta, live))
+
+        # throughput and validation
+        self._set_text("stats-line", self._stats_text())
+        if SERIES in changes:
+            self.query_one("#loss-chart", MetricChart).update_series(state.loss)
+            self.query_one("#lr-chart", MetricChart).update_series(state.lr)
+        if SCORES in changes:
+            self._sync_scores()
+
+    def _elapsed(self, now: float, live: bool) -> float | None:
+        state = self.state
+        if live or state.run_end is not None:
+            return state.elapsed(now)
+        if state.started_t is not None and state.last_t is not None:
+            return max(0.0, state.last_t - state.started_t)
+        return None
+
+    def _warning_text(self, live: bool) -> str:
+        parts = []
+        if self.bad_lines:
+            numbers = ", ".join(map(str, self.bad_line_numbers[-5:]))
+            more = "…" if self.bad_lines > 5 else ""
+            plural = "s" if self.bad_lines != 1 else ""
+            parts.append(
+                f"⚠ {self.bad_lines} unreadable line{plural} in events.jsonl "
+                f"skipped (line{plural} {more}{numbers})"
+            )
+        if self.unfinished_tail_bytes and not live:
+            parts.append(
+                f"⚠ the last line of events.jsonl is unfinished "
+                f"({self.unfinished_tail_bytes} bytes)"
+            )
+        if self.state.malformed_events:
+            parts.append(f"⚠ {self.state.malformed_events} malformed events ignored")
+        return "  ".join(parts)
+
+    def _stats_text(self) -> Text:
+        state = self.state
+        parts: list[tuple[str, str] | str] = []
+        if state.samples_per_s is not None:
+            parts += [(rate(state.samples_per_s), "bold"), " samples/s  "]
+        if state.tokens_per_s is not None:
+            parts += [(rate(state.tokens_per_s), "bold"), " tokens/s  "]
+        validation = state.validation.get(state.stage.id) if state.stage else None
+        if validation is not None:
+            best = (
+                f" (best {percent(validation.best_value)} @ {validation.best_step})"
+                if validation.best_step != validation.step
+                else " (best)"
+            )
+            parts += ["val ", (percent(validation.value), "bold"), f"%{best}  "]
+        if state.warnings:
+            plural = "s" if state.warnings != 1 else ""
+            parts.append((f"{state.warnings} warning{plural}", "yellow"))
+        if not parts:
+            return Text("")
+        return Text.assemble(*parts)
+
+    def _sync_scores(self) -> None:
+        """Add what is new to the scores table (rows and cells are never
+        rebuilt)."""
+        table = self.query_one("#scores", DataTable)
+        state = self.state
+        for language in state.languages:
+            if language not in self._score_columns:
+                table.add_column(language, key=language, default="")
+                self._score_columns.append(language)
+        for stage_id, row in state.scores.items():
+            shown = self._score_rows.get(stage_id)
+            if shown is None:
+                cells = [row.label] + [
+                    _score_cell(row.values.get(lang)) for lang in self._score_columns
+                ]
+                table.add_row(*cells, key=stage_id)
+                self._score_rows[stage_id] = dict(row.values)
+                continue
+            for language, value in row.values.items():
+                if shown.get(language) != value:
+                    table.update_cell(stage_id, language, _score_cell(value))
+                    shown[language] = value
+        table.set_class(bool(state.scores), "-shown")
+
+    def _reset_view(self) -> None:
+        """events.jsonl was replaced: start over from the new file."""
+        self.state.reset()
+        self.bad_lines, self.bad_line_numbers = 0, []
+        self.unfinished_tail_bytes = 0
+        table = self.query_one("#scores", DataTable)
+        table.clear(columns=True)
+        table.add_column("target ← intermediate", key=STAGE_COLUMN)
+        self._score_columns, self._score_rows = [], {}
+        self._dirty = True
+
+    def _set_text(self, widget_id: str, content: Any) -> None:
+        """Update a line only when what it says changed."""
+        if self._texts.get(widget_id) == content:
+            return
+        self._texts[widget_id] = content
+        widget = self.query_one(f"#{widget_id}", Static)
+        widget.update(content)
+        if widget_id in ("error-line", "warning-line"):
+            widget.set_class(bool(str(content)), "-shown")
+
+    def _set_progress(self, widget_id: str, value: float) -> None:
+        key = f"{widget_id}:progress"
+        value = round(value, 4)
+        if self._texts.get(key) != value:
+            self._texts[key] = value
+            self.query_one(f"#{widget_id}", ProgressBar).update(progress=value)
+
+    # -- actions ----------------------------------------------------------------
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1 and self.app.screen is self:
+            self.app.pop_screen()
+
+    def action_cancel_run(self) -> None:
+        try:
+            message = self.app.client.cancel(self.run_id)
+        except InputError as exc:
+            self.notify(str(exc), title="Cancel", severity="error")
+            return
+        self.notify(message, title="Cancel")
+        self._wake_poll.set()  # show the new status soon
+
+    def action_view_results(self) -> None:
+        self.app.open_results(self.run_id)
+
+
+_STATUS_STYLE = {
+    "running": "bold green",
+    "queued": "bold cyan",
+    "finished": "bold blue",
+    "failed": "bold red",
+    "interrupted": "bold red",
+    "cancelled": "bold yellow",
+}
+
+
+def _eta_text(eta: float | None, live: bool) -> str:
+    if not live:
+        return ""
+    return f"ETA {duration(eta)}" if eta is not None else "ETA --"
+
+
+def _score_cell(value: float | None) -> str:
+    return "" if value is None else percent(value)

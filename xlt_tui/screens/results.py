@@ -1,0 +1,554 @@
+"""Results: per-language heatmaps of a run's zero-shot scores, per target task.
+
+Rows are the intermediate choices (baseline first), columns the target's
+languages and their average. `d` switches between scores and changes against
+the baseline, `s` sorts the rows by the cursor's column (again: reversed),
+`f` picks the languages shown, `o` shows the run's overview (average per
+target task), `e` exports the view. The panel below the heatmap details the
+cell under the cursor: each seed's value, mean, std, examples, run.
+
+Results are read through a ResultsIndex refreshed in a worker thread every
+`app.poll_seconds`, so a running engine's results appear as they land.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Label, SelectionList, Static
+from textual.widgets import Select as SelectWidget
+
+from engine.store import LIVE_STATUSES
+from xlt_tui.results_index import ResultsIndex
+from xlt_tui.results_view import (
+    AVG,
+    DELTA,
+    SCORE,
+    Grid,
+    ResultsView,
+    ViewState,
+    build_overview,
+    build_view,
+    language_order,
+)
+from xlt_tui.widgets.heatmap import Heatmap, HeatmapLegend
+
+EMPTY_MESSAGE = "no results yet: launch an experiment (2)"
+_UNSET: Any = object()
+
+
+class ResultsRefreshed(Message):
+    """The index read what was new (from the worker thread)."""
+
+    def __init__(self, changed: bool, runs: list[dict[str, Any]] | None) -> None:
+        super().__init__()
+        self.changed = changed
+        self.runs = runs
+
+
+class LanguageFilter(ModalScreen[list[str] | None]):
+    """Tick the languages to show; dismisses with them, or None to cancel."""
+
+    DEFAULT_CSS = """
+    LanguageFilter {
+        align: center middle;
+    }
+    LanguageFilter > Vertical {
+        width: 50;
+        height: auto;
+        max-height: 90%;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    LanguageFilter SelectionList {
+        height: auto;
+        max-height: 16;
+        border: none;
+    }
+    LanguageFilter .hint {
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("enter", "apply", "Apply", priority=True),
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("a", "all", "All"),
+        Binding("n", "none", "None"),
+    ]
+
+    def __init__(self, languages: list[str], shown: list[str], target: str):
+        super().__init__()
+        self.languages = languages
+        self.shown = set(shown)
+        self.target = target
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Languages of {self.target}")
+            yield SelectionList[str](
+                *((lg, lg, lg in self.shown) for lg in self.languages)
+            )
+            yield Label(
+                "space: toggle · a/n: all/none · enter: apply · esc",
+                classes="hint",
+            )
+
+    def action_all(self) -> None:
+        self.query_one(SelectionList).select_all()
+
+    def action_none(self) -> None:
+        self.query_one(SelectionList).deselect_all()
+
+    def action_apply(self) -> None:
+        chosen = list(self.query_one(SelectionList).selected)
+        if not chosen:
+            self.notify("pick at least one language", severity="warning")
+            return
+        self.dismiss([lg for lg in self.languages if lg in chosen])
+
+
+class ResultsScreen(Screen):
+    DEFAULT_CSS = """
+    ResultsScreen #results-bar {
+        height: 1;
+        margin: 0 1;
+    }
+    ResultsScreen #results-bar Label {
+        padding: 0 1 0 0;
+        color: $text-muted;
+    }
+    ResultsScreen #results-bar Select {
+        width: 1fr;
+        margin: 0 2 0 0;
+    }
+    ResultsScreen #results-run {
+        width: 3fr;
+    }
+    ResultsScreen #results-target {
+        width: 2fr;
+    }
+    ResultsScreen #results-status {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    ResultsScreen #results-message {
+        padding: 1 2;
+        height: auto;
+    }
+    ResultsScreen #results-body {
+        height: 1fr;
+    }
+    ResultsScreen Heatmap {
+        height: 1fr;
+        margin: 0 1;
+    }
+    ResultsScreen #results-detail {
+        height: auto;
+        min-height: 5;
+        border-top: hkey $primary-darken-1;
+        padding: 0 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("d", "toggle_mode", "Score/Δ"),
+        Binding("s", "sort", "Sort"),
+        Binding("f", "filter_languages", "Languages"),
+        Binding("o", "toggle_overview", "Overview"),
+        Binding("e", "export", "Export"),
+    ]
+    AUTO_FOCUS = "#results-heatmap"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = ViewState()
+        self.view: ResultsView | None = None
+        self.overview: Grid | None = None
+        self.show_overview = False
+        self.index: ResultsIndex | None = None
+        self.loaded = False
+        self._runs: list[dict[str, Any]] = []
+        self._wanted_run: str | None = _UNSET  # from show_run, not applied yet
+        self._pinned_run: str | None = None  # asked for by id: kept while unknown
+        self._refreshing = False
+        self._shown_key: Any = None
+        self._run_options: list[tuple[str, str]] = []
+        self._target_options: list[tuple[str, str]] = []
+
+    # -- layout -------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="results-bar"):
+            yield Label("run")
+            yield SelectWidget[str]([], id="results-run", prompt="run", compact=True)
+            yield Label("target")
+            yield SelectWidget[str](
+                [], id="results-target", prompt="target", compact=True
+            )
+        yield Static("", id="results-status")
+        with Vertical(id="results-body"):
+            yield Static("loading results…", id="results-message")
+            yield Heatmap(id="results-heatmap")
+            yield Heatmap(id="results-overview")
+        yield HeatmapLegend(id="results-legend")
+        yield Static("", id="results-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.index = ResultsIndex.for_store(self.app.client.store)
+        self.query_one("#results-overview").display = False
+        self.query_one("#results-heatmap").display = False
+        self.refresh_results()
+        self.set_interval(self.app.poll_seconds, self.refresh_results)
+
+    def on_screen_resume(self) -> None:
+        # Back from another mode: catch up now rather than at the next tick.
+        self.refresh_results()
+
+    # -- the app's entry point ----------------------------------------------
+    def show_run(self, run_id: str | None) -> None:
+        """Show `run_id` (None: the latest run with results)."""
+        self._wanted_run = run_id
+        self.show_overview = False
+        if self.loaded:
+            self._sync()
+        if self.index is not None:
+            self.refresh_results()
+
+    # -- reading, off the UI thread -----------------------------------------
+    def refresh_results(self) -> None:
+        if self.index is None or self._refreshing or not self.is_current:
+            return
+        self._refreshing = True
+        self._refresh_worker()
+
+    @work(thread=True, group="results-refresh", exit_on_error=False)
+    def _refresh_worker(self) -> None:
+        try:
+            changed = self.index.refresh()
+            runs = self.app.client.store.runs()
+        except Exception as exc:  # a store being rewritten, a bad file: say so
+            self.app.call_from_thread(
+                self.notify, f"results: {exc}", severity="error", timeout=6
+            )
+            self.post_message(ResultsRefreshed(False, None))
+            return
+        self.post_message(ResultsRefreshed(changed, runs))
+
+    def on_results_refreshed(self, message: ResultsRefreshed) -> None:
+        self._refreshing = False
+        first = not self.loaded
+        self.loaded = True
+        runs_changed = message.runs is not None and message.runs != self._runs
+        if message.runs is not None:
+            self._runs = message.runs
+        if first or message.changed or runs_changed:
+            self._sync()
+
+    # -- state -> screen ----------------------------------------------------
+    def _latest_run(self) -> str | None:
+        with_results = set(self.index.run_ids())
+        for run in reversed(self._runs):
+            if run["id"] in with_results:
+                return run["id"]
+        ids = self.index.run_ids()
+        return ids[-1] if ids else None
+
+    def _run_record(self, run_id: str | None) -> dict[str, Any] | None:
+        return next((r for r in self._runs if r["id"] == run_id), None)
+
+    def _sync(self, force: bool = False) -> None:
+        """Reconcile the state with the index, then redraw what changed."""
+        index = self.index
+        run_id = self.state.run_id
+        if self._wanted_run is not _UNSET:
+            run_id = self._pinned_run = self._wanted_run
+            self._wanted_run = _UNSET
+        known = {r["id"] for r in self._runs} | set(index.run_ids())
+        if run_id in known:
+            self._pinned_run = None  # seen: if it goes away now, it was deleted
+        elif run_id is None or run_id != self._pinned_run:
+            run_id = self._latest_run()  # none chosen, or the chosen one deleted
+        targets = index.targets(run_id) if run_id else []
+        target = self.state.target if self.state.target in targets else None
+        if target is None and targets:
+            target = targets[0]
+        self.state = replace(self.state, run_id=run_id, target=target)
+        self._update_selectors(run_id, targets)
+
+        key = (
+            self.state,
+            self.show_overview,
+            (self._run_record(run_id) or {}).get("status"),
+            index.stamp(run_id, None if self.show_overview else target)
+            if run_id
+            else None,
+        )
+        if key == self._shown_key and not force:
+            return
+        self._shown_key = key
+        self._redraw()
+
+    def _update_selectors(self, run_id: str | None, targets: list[str]) -> None:
+        with_results = set(self.index.run_ids())
+        runs = [
+            r
+            for r in self._runs
+            if r["id"] in with_results
+            or r.get("status") in LIVE_STATUSES
+            or r["id"] == run_id
+        ]
+        options = [(_run_label(r), r["id"]) for r in runs]
+        listed = {r["id"] for r in runs}
+        # Results whose run record is gone (or not written yet) still show.
+        options += [(rid, rid) for rid in self.index.run_ids() if rid not in listed]
+        if run_id is not None and run_id not in listed | set(self.index.run_ids()):
+            options.append((run_id, run_id))
+        options.reverse()  # newest first
+        run_select = self.query_one("#results-run", SelectWidget)
+        target_select = self.query_one("#results-target", SelectWidget)
+        with self.prevent(SelectWidget.Changed):
+            if options != self._run_options:
+                self._run_options = options
+                run_select.set_options(options)
+            if run_id is not None and run_select.value != run_id:
+                run_select.value = run_id
+            target_options = [(t, t) for t in targets]
+            if target_options != self._target_options:
+                self._target_options = target_options
+                target_select.set_options(target_options)
+            if (
+                self.state.target is not None
+                and target_select.value != self.state.target
+            ):
+                target_select.value = self.state.target
+
+    def _redraw(self) -> None:
+        message = self.query_one("#results-message", Static)
+        heatmap = self.query_one("#results-heatmap", Heatmap)
+        overview = self.query_one("#results-overview", Heatmap)
+        legend = self.query_one("#results-legend", HeatmapLegend)
+        run_id, target = self.state.run_id, self.state.target
+        self.view = self.overview = None
+        text = ""
+        if run_id is None:
+            text = EMPTY_MESSAGE
+        elif target is None:
+            run = self._run_record(run_id)
+            status = run.get("status") if run else None
+            text = f"run {run_id} has no results yet"
+            if status in LIVE_STATUSES:
+                text += ": they appear here as its target stages finish"
+            elif status:
+                text += f" (status: {status})"
+        elif self.show_overview:
+            run = self._run_record(run_id)
+            self.overview = build_overview(
+                self.index.records(run_id),
+                self.state.mode,
+                lambda t: language_order(t, run),
+            )
+        else:
+            self.view = build_view(
+                self.index.records(run_id, target),
+                self.state,
+                language_order(target, self._run_record(run_id)),
+            )
+            if self.state.mode == DELTA and not self.view.has_baseline:
+                text = f"run {run_id} has no baseline for {target}: no changes to show"
+        message.update(text)
+        message.display = bool(text) and self.view is None and self.overview is None
+        heatmap.display = self.view is not None
+        overview.display = self.overview is not None
+        if self.view is not None:
+            heatmap.show(self.view, self.view.sort_column, self.view.descending)
+            legend.show(self.view, text or self._legend_note())
+        elif self.overview is not None:
+            overview.show(self.overview)
+            legend.show(self.overview, "enter: open that target's heatmap")
+        else:
+            legend.show(None)
+        self._update_status()
+        self._update_detail()
+
+    def _legend_note(self) -> str:
+        view = self.view
+        if view is None or view.empty:
+            return ""
+        if view.filtered:
+            return f"avg: the {len(view.shown_languages)} shown"
+        return ""
+
+    def _update_status(self) -> None:
+        status = self.query_one("#results-status", Static)
+        if self.state.run_id is None or self.state.target is None:
+            status.update("")
+            return
+        parts = ["scores" if self.state.mode == SCORE else "change vs baseline"]
+        if self.show_overview:
+            parts.insert(0, "overview: avg over languages per target")
+        elif self.view is not None:
+            view = self.view
+            if view.metric:
+                parts.insert(0, view.metric)
+            if view.sort_column:
+                arrow = "▼" if view.descending else "▲"
+                parts.append(f"sorted by {view.sort_column} {arrow}")
+            langs = f"{len(view.shown_languages)}/{len(view.languages)} languages"
+            parts.append(langs)
+        run = self._run_record(self.state.run_id)
+        if run and run.get("status") in LIVE_STATUSES:
+            parts.append(f"live: {run['status']}")
+        status.update(" · ".join(parts))
+
+    def _update_detail(self) -> None:
+        detail = self.query_one("#results-detail", Static)
+        if self.overview is not None:
+            detail.update(self._overview_detail())
+            return
+        heatmap = self.query_one("#results-heatmap", Heatmap)
+        here = heatmap.cursor_cell() if self.view is not None else None
+        info = self.view.detail(*here) if here and self.view else None
+        if info is None:
+            hint = "move the cursor onto a cell for its seeds, mean, std and run"
+            if here:
+                hint = f"{here[0]} → {self.state.target} [{here[1]}]: no result"
+            detail.update(Text(hint if self.view else "", style="dim"))
+            return
+        lines = info.lines()
+        text = Text(lines[0], style="bold")
+        for line in lines[1:]:
+            text.append("\n" + line)
+        detail.update(text)
+
+    def _overview_detail(self) -> Text:
+        grid = self.overview
+        here = self.query_one("#results-overview", Heatmap).cursor_cell()
+        if grid is None or here is None:
+            return Text("")
+        row, target = here
+        value = grid.text(row, target)
+        what = "change against the baseline" if grid.shows_change(row) else "score"
+        text = Text(f"{row} → {target}", style="bold")
+        text.append(f"\naverage over languages ({what}): {value}")
+        if grid.value(row, target) is None:
+            text.append("\nno average: a language is missing, or no baseline")
+        text.append("\nenter: open the heatmap of this target", style="dim")
+        return text
+
+    # -- events -------------------------------------------------------------
+    @on(SelectWidget.Changed, "#results-run")
+    def _run_chosen(self, event: SelectWidget.Changed) -> None:
+        if event.value is SelectWidget.NULL or event.value == self.state.run_id:
+            return
+        self.state = replace(self.state, run_id=event.value, target=self.state.target)
+        self._sync()
+
+    @on(SelectWidget.Changed, "#results-target")
+    def _target_chosen(self, event: SelectWidget.Changed) -> None:
+        if event.value is SelectWidget.NULL or event.value == self.state.target:
+            return
+        self.state = replace(self.state, target=event.value)
+        self._sync()
+
+    @on(DataTable.CellHighlighted)
+    def _cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        self._update_detail()
+
+    @on(DataTable.CellSelected, "#results-overview")
+    def _overview_cell_chosen(self, event: DataTable.CellSelected) -> None:
+        here = self.query_one("#results-overview", Heatmap).cursor_cell()
+        if here is None:
+            return
+        row, target = here
+        self.show_overview = False
+        self.state = replace(self.state, target=target)
+        self._sync()
+        self.query_one("#results-heatmap", Heatmap).move_to(row, AVG)
+        self.query_one("#results-heatmap").focus()
+
+    # -- actions ------------------------------------------------------------
+    def action_toggle_mode(self) -> None:
+        self.state = self.state.toggled_mode()
+        self._sync()
+
+    def action_sort(self) -> None:
+        if self.show_overview or self.view is None:
+            self.notify("sorting applies to the heatmap of a target", timeout=3)
+            return
+        here = self.query_one("#results-heatmap", Heatmap).cursor_cell()
+        if here is None:
+            return
+        self.state = self.state.sorted_by(here[1])
+        self._sync()
+
+    def action_filter_languages(self) -> None:
+        view = self.view
+        if self.show_overview or view is None or not view.languages:
+            self.notify("no languages to filter: pick a run and target", timeout=3)
+            return
+
+        def chosen(languages: list[str] | None) -> None:
+            if languages is not None:
+                self.state = self.state.showing(languages, view.languages)
+                self._sync()
+
+        self.app.push_screen(
+            LanguageFilter(view.languages, view.shown_languages, view.target), chosen
+        )
+
+    def action_toggle_overview(self) -> None:
+        if self.state.run_id is None or self.state.target is None:
+            self.notify("no results to summarise yet", timeout=3)
+            return
+        self.show_overview = not self.show_overview
+        self._sync()
+        widget = "#results-overview" if self.show_overview else "#results-heatmap"
+        self.query_one(widget).focus()
+
+    def action_export(self) -> None:
+        from xlt_tui.screens.export_dialog import ExportDialog
+
+        view = self.view
+        if self.show_overview or view is None or view.empty:
+            self.notify("nothing to export: open a target's heatmap first", timeout=3)
+            return
+
+        def chosen(ext: str | None) -> None:
+            if ext is not None:
+                self._export(view, ext)
+
+        folder = self.app.client.workspace.root / "exports"
+        self.app.push_screen(ExportDialog(str(folder)), chosen)
+
+    @work(thread=True, group="results-export", exit_on_error=False)
+    def _export(self, view: ResultsView, ext: str) -> None:
+        from xlt_tui.export import FORMATS, export_view
+
+        root = self.app.client.workspace.root
+        try:
+            exts = list(FORMATS) if ext == "all" else [ext]
+            paths = [export_view(view, root, e) for e in exts]
+        except Exception as exc:  # a full disk, a bad folder: tell, don't crash
+            self.app.call_from_thread(
+                self.notify, f"export failed: {exc}", severity="error", timeout=8
+            )
+            return
+        text = "wrote " + ", ".join(str(p) for p in paths)
+        self.app.call_from_thread(self.notify, text, timeout=8)
+
+
+def _run_label(run: dict[str, Any]) -> str:
+    status = run.get("status")
+    return run["id"] if status == "finished" else f"{run['id']} ({status})"

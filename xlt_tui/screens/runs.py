@@ -1,0 +1,190 @@
+"""Runs: every run in the workspace, refreshed from the store, with actions.
+
+Reads the store in a worker thread every `app.poll_seconds`, so runs started
+from the CLI or another TUI show up, and a run whose process died shows as
+interrupted (the store's own check).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from engine.display import STATUS_COLOURS, duration_text, run_duration
+from engine.errors import InputError
+from xlt_tui.screens.confirm import ConfirmScreen
+
+COLUMNS = ("run", "name", "status", "stages", "started", "duration")
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("enter,m", "monitor", "Monitor"),
+        Binding("c", "cancel_run", "Cancel"),
+        Binding("r", "relaunch", "Relaunch"),
+        Binding("v", "results", "Results"),
+        Binding("delete,x", "delete_run", "Delete"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="runs-empty")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="runs-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for col in COLUMNS:
+            table.add_column(col, key=col)
+        self.refresh_runs()
+        self.set_interval(self.app.poll_seconds, self.refresh_runs)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs")
+    def refresh_runs(self) -> None:
+        records = self.app.client.runs()
+        self.app.call_from_thread(self.show_runs, records)
+
+    def show_runs(self, records: list[dict[str, Any]]) -> None:
+        self.records = list(reversed(records))  # newest first
+        table = self.query_one(DataTable)
+        selected = self.selected_id()
+        table.clear()
+        now = time.time()
+        for r in self.records:
+            table.add_row(*self._cells(r, now), key=r["id"])
+        empty = self.query_one("#runs-empty", Static)
+        empty.update(
+            ""
+            if self.records
+            else "No runs in this workspace yet. Press 2 to launch an experiment."
+        )
+        empty.display = not self.records
+        if selected is not None:
+            ids = [r["id"] for r in self.records]
+            if selected in ids:
+                table.move_cursor(row=ids.index(selected))
+        self._show_detail()
+
+    def _cells(self, r: dict[str, Any], now: float) -> list:
+        started = r.get("started_at")
+        duration = run_duration(r, now)
+        done, total = r.get("stages_done", 0), r.get("stages_total")
+        status = r["status"]
+        return [
+            r["id"],
+            r.get("name", ""),
+            Text(status, style=STATUS_COLOURS.get(status, "white")),
+            f"{done}/{total}" if total else "-",
+            datetime.fromtimestamp(started).strftime("%m-%d %H:%M") if started else "",
+            duration_text(duration) if duration is not None else "",
+        ]
+
+    def selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not self.records or table.cursor_row is None:
+            return None
+        row = table.cursor_row
+        return self.records[row]["id"] if 0 <= row < len(self.records) else None
+
+    def selected(self) -> dict[str, Any] | None:
+        rid = self.selected_id()
+        return next((r for r in self.records if r["id"] == rid), None)
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def on_data_table_row_selected(self, _: DataTable.RowSelected) -> None:
+        self.action_monitor()
+
+    def _show_detail(self) -> None:
+        r = self.selected()
+        detail = self.query_one("#runs-detail", Static)
+        if r is None:
+            detail.update("")
+            return
+        cfg = r.get("config") or {}
+        lines = [
+            f"[b]{r['id']}[/b]  model {cfg.get('model', '?')}  "
+            f"device {r.get('device') or '?'}  host {r.get('host') or '?'}",
+            f"intermediate: {', '.join(cfg.get('intermediate', [])) or '-'}   "
+            f"targets: {', '.join(cfg.get('targets', [])) or '-'}",
+        ]
+        if r.get("error"):
+            lines.append(f"[red]error:[/red] {r['error']}")
+        detail.update(Text.from_markup("\n".join(lines)))
+
+    # -- actions ------------------------------------------------------------
+    def action_monitor(self) -> None:
+        rid = self.selected_id()
+        if rid is not None:
+            self.app.open_monitor(rid)
+
+    def action_results(self) -> None:
+        rid = self.selected_id()
+        if rid is not None:
+            self.app.open_results(rid)
+
+    def action_cancel_run(self) -> None:
+        rid = self.selected_id()
+        if rid is None:
+            return
+        try:
+            self.notify(self.app.client.cancel(rid))
+        except InputError as exc:
+            self.notify(str(exc), severity="error")
+        self.refresh_runs()
+
+    def action_relaunch(self) -> None:
+        rid = self.selected_id()
+        if rid is None:
+            return
+        try:
+            launched = self.app.client.relaunch(rid)
+        except InputError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(f"launched {launched.run_id} (pid {launched.pid})")
+        self.app.open_monitor(launched.run_id)
+
+    def action_delete_run(self) -> None:
+        r = self.selected()
+        if r is None:
+            return
+        if r["status"] in ("queued", "running"):
+            self.notify(
+                f"run {r['id']} is {r['status']}; cancel it first (c)",
+                severity="warning",
+            )
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.app.client.delete(r["id"])
+            except InputError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.notify(f"deleted run {r['id']}")
+            self.refresh_runs()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete run [b]{r['id']}[/b]?\n\nIts record, results and event "
+                "log are removed. Checkpoints stay (other runs may share them)."
+            ),
+            answered,
+        )
