@@ -1,7 +1,10 @@
 """Where a workspace keeps things: $XLT_HOME or --workspace, default ~/.xlt.
 
-xlt.json                    the results store (runs, results)
+xlt.json                    the store's runs table (TinyDB)
+results.jsonl               the store's results, one JSON record per line
 runs/<run_id>/              config.toml, events.jsonl, engine.log
+launches/<run_id>.*         runs launched from the TUI: config, launch record, output
+exports/                    tables and heatmaps exported from the TUI
 checkpoints/<key>/          intermediate encoders (safetensors), reused
 stages/<key>/result.json    finished target stages, reused
 cache/<key>/                tokenized datasets, reused
