@@ -144,3 +144,14 @@ def test_duplicate_run_id_is_refused(tmp_path):
     store.create_run(run_record("a", os.getpid()))
     with pytest.raises(InputError, match="already exists"):
         store.create_run(run_record("a", os.getpid()))
+
+
+def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path):
+    from engine.atomic import _umask, write_text_atomic
+
+    path = tmp_path / "out.txt"
+    write_text_atomic(path, "x")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()  # not mkstemp's 0600
+    path.chmod(0o640)
+    write_text_atomic(path, "y")
+    assert path.stat().st_mode & 0o777 == 0o640
