@@ -37,6 +37,7 @@ class RunsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.records: list[dict[str, Any]] = []
+        self._shown_rows: list[list] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,10 +62,13 @@ class RunsScreen(Screen):
         self.records = list(reversed(records))  # newest first
         table = self.query_one(DataTable)
         selected = self.selected_id()
-        table.clear()
         now = time.time()
-        for r in self.records:
-            table.add_row(*self._cells(r, now), key=r["id"])
+        rows = [self._cells(r, now) for r in self.records]
+        if rows != self._shown_rows:  # only a change redraws the table
+            self._shown_rows = rows
+            table.clear()
+            for r, cells in zip(self.records, rows, strict=True):
+                table.add_row(*cells, key=r["id"])
         empty = self.query_one("#runs-empty", Static)
         empty.update(
             ""
