@@ -12,7 +12,7 @@ Why the comparison is fair
     * Same model and compute: Trainer trains the engine's own `TaskModel` (the
       AutoModel encoder + `ClassificationHead`), wrapped only so that it takes a
       batch dict and returns the same cross-entropy loss.
-    * Same data: both read one `TokenizedSplit`, tokenized once (outside the
+    * Same data: both read one `Features` split, tokenized once (outside the
       timing) with the same tokenizer and maximum length. The split is cut to a
       multiple of the batch size, so every batch of both sides is full and both
       see exactly `steps * batch_size` samples.
@@ -70,7 +70,7 @@ from torch import nn
 
 from engine.config import StageHparams
 from engine.data.examples import Example
-from engine.data.tokenize import TokenizedSplit, tokenize_examples
+from engine.kinds import Features, get_kind
 from engine.models.heads import TaskModel, pooling_for
 from engine.models.loading import load_encoder, load_tokenizer
 from engine.models.tiny import TINY_NAME, ensure_tiny_model
@@ -138,23 +138,35 @@ def synthetic_examples(n: int, seed: int = 0) -> list[Example]:
     return examples
 
 
-def trim(split: TokenizedSplit, n: int) -> TokenizedSplit:
-    """The first `n` examples of a split."""
-    offsets = split.offsets[: n + 1]
-    end = int(offsets[-1])
-    types = None if split.flat_type_ids is None else split.flat_type_ids[:end]
-    return TokenizedSplit(split.flat_ids[:end], offsets, split.labels[:n], types)
+def bench_task(num_labels: int):
+    """A task spec for the head: demo-xqa's, renamed, with `num_labels` labels."""
+    from engine.tasks import get_task
+
+    return dataclasses.replace(
+        get_task(DEMO_TASK),
+        name=TASK,
+        kind="pair_classification",
+        labels=tuple(str(i) for i in range(num_labels)),
+    )
 
 
-def trainer_rows(split: TokenizedSplit) -> list[dict]:
+def featurize(tokenizer, examples: list[Example], max_length: int) -> Features:
+    records = [{"texts": list(ex.texts), "label": ex.label} for ex in examples]
+    task = bench_task(max(ex.label for ex in examples) + 1)
+    return get_kind(task.kind).featurize(tokenizer, records, task, max_length, 128)
+
+
+def trainer_rows(split: Features) -> list[dict]:
     """The split as Trainer usually gets it: one tokenizer-output dict per example."""
     rows = []
+    labels = split.unit_arrays["labels"]
     for i in range(len(split)):
-        ids = split.ids(i).tolist()
+        start, end = split.offsets[i], split.offsets[i + 1]
+        ids = split.flat_ids[start:end].tolist()
         row = {"input_ids": ids, "attention_mask": [1] * len(ids)}
         if split.flat_type_ids is not None:
-            row["token_type_ids"] = split.type_ids(i).tolist()
-        row["labels"] = int(split.labels[i])
+            row["token_type_ids"] = split.flat_type_ids[start:end].tolist()
+        row["labels"] = int(labels[i])
         rows.append(row)
     return rows
 
@@ -175,8 +187,10 @@ class LossModel(nn.Module):
         self.task_model = task_model
 
     def forward(self, input_ids, attention_mask, labels, token_type_ids=None):
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        logits = self.task_model(TASK, input_ids, attention_mask, **extra)
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            batch["token_type_ids"] = token_type_ids
+        logits = self.task_model(TASK, batch)
         loss = nn.functional.cross_entropy(logits.float(), labels)
         return {"loss": loss, "logits": logits}
 
@@ -189,7 +203,7 @@ class Setup:
     tokenizer: object
     pooling: str
     num_labels: int
-    data: TokenizedSplit
+    data: Features
     rows: list[dict]
     hp: StageHparams
     device: torch.device
@@ -199,7 +213,8 @@ class Setup:
         """The same starting weights every time: saved encoder + seeded head."""
         torch.manual_seed(SEED)
         model = TaskModel(load_encoder(self.model_path), self.pooling)
-        model.add_classification_head(TASK, self.num_labels)
+        task = bench_task(self.num_labels)
+        model.add_head(task, get_kind(task.kind))
         return model
 
 
@@ -231,7 +246,8 @@ def check_steps(side: str, done: int, steps: int) -> None:
 
 def run_engine(setup: Setup, steps: int) -> float:
     model = setup.fresh_model().to(setup.device)  # Trainer moves it in __init__ too
-    task = TrainTask(TASK, setup.data, None, setup.num_labels)  # no validation
+    task = bench_task(setup.num_labels)
+    task = TrainTask(task, get_kind(task.kind), setup.data)  # no validation
     hp = dataclasses.replace(setup.hp, max_steps=steps)
     runtime = Runtime(setup.device, "fp32")
     pad_id = setup.tokenizer.pad_token_id or 0  # as engine.runner does
@@ -392,11 +408,11 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Setup, dict]:
         examples = synthetic_examples(SYNTHETIC_EXAMPLES)
         source = "synthetic sentence pairs"
     num_labels = max(ex.label for ex in examples) + 1
-    split = tokenize_examples(tokenizer, examples, args.max_length)
+    split = featurize(tokenizer, examples, args.max_length)
     n = len(split) // args.batch_size * args.batch_size  # full batches only
     if n == 0:
         raise SystemExit(f"{len(split)} examples: fewer than one batch")
-    split = trim(split, n)
+    split = split.head(n)
 
     hp = StageHparams(batch_size=args.batch_size, max_seq_length=args.max_length)
     setup = Setup(
@@ -410,7 +426,7 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Setup, dict]:
         device=torch.device(args.device),
         out_dir=str(tmp / "trainer_output"),
     )
-    lengths = split.lengths
+    lengths = split.unit_lengths
     info = {
         "model": args.model,
         "device": args.device,

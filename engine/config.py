@@ -60,6 +60,8 @@ class StageHparams:
     """Gradient clipping norm; 0 disables clipping."""
     max_seq_length: int = 128
     """Tokens per example after truncation (both sentences of a pair together)."""
+    doc_stride: int = 128
+    """Extractive QA: tokens of overlap between the windows of a long context."""
     eval_every: int = 0
     """Evaluate on English validation every this many steps; 0 means once an epoch."""
     log_every: int = 10
@@ -80,6 +82,7 @@ class StageHparams:
             "weight_decay": self.weight_decay >= 0,
             "max_grad_norm": self.max_grad_norm >= 0,
             "max_seq_length": self.max_seq_length >= 8,
+            "doc_stride": self.doc_stride >= 1,
             "eval_every": self.eval_every >= 0,
             "log_every": self.log_every >= 1,
             "max_train_examples": self.max_train_examples >= 0,
@@ -100,6 +103,7 @@ _RANGES = {
     "weight_decay": "expected a number >= 0",
     "max_grad_norm": "expected a number >= 0 (0 = no clipping)",
     "max_seq_length": "expected an integer >= 8",
+    "doc_stride": "expected an integer >= 1",
     "eval_every": "expected an integer >= 0 (0 = once an epoch)",
     "log_every": "expected an integer >= 1",
     "max_train_examples": "expected an integer >= 0 (0 = all)",

@@ -20,9 +20,11 @@ import torch
 
 from engine.atomic import write_json_atomic
 from engine.config import ExperimentConfig, StageHparams
-from engine.data.loaders import data_fingerprint, has_split, load_split
-from engine.data.tokenize import TokenizedSplit, cached_tokenize
+from engine.data.loaders import data_fingerprint, has_split
+from engine.data.records import load_records
+from engine.data.tokenize import cached_features
 from engine.events import EventWriter
+from engine.kinds import Features, get_kind
 from engine.models.heads import TaskModel, pooling_for
 from engine.models.loading import load_encoder, load_tokenizer, resolve_model_path
 from engine.pipeline import IntermediateStage, Plan, TargetStage
@@ -32,7 +34,7 @@ from engine.train import (
     Cancelled,
     Runtime,
     TrainTask,
-    evaluate_accuracy,
+    evaluate,
     resolve_device,
     train_stage,
 )
@@ -73,19 +75,34 @@ class PlanRunner:
         return str(dev)
 
     # -- data -----------------------------------------------------------------
-    def tokenized(
+    def features(
         self, task: TaskSpec, split: str, lang: str, hp: StageHparams, limit: int
-    ) -> TokenizedSplit:
-        data = cached_tokenize(
+    ) -> Features:
+        data = cached_features(
+            get_kind(task.kind),
             self.tokenizer,
-            lambda: load_split(task, split, lang),
+            task,
+            lambda: load_records(task, split, lang),
             data_fingerprint(task, split, lang),
             hp.max_seq_length,
             self.workspace.root / "cache",
+            stride=hp.doc_stride,
         )
-        if limit and len(data) > limit:
-            data = _head(data, limit)
-        return data
+        return data.head(limit) if limit else data
+
+    def train_task(self, task: TaskSpec, hp: StageHparams) -> TrainTask:
+        """The task's English train split, and its validation split if any."""
+        kind = get_kind(task.kind)
+        lang = task.train_language
+        train = self.features(task, "train", lang, hp, hp.max_train_examples)
+        validation = records = None
+        if has_split(task, "validation", lang):
+            validation = self.features(
+                task, "validation", lang, hp, hp.max_eval_examples
+            )
+            if kind.scores_with_records:
+                records = load_records(task, "validation", lang)
+        return TrainTask(task, kind, train, validation, records)
 
     # -- stages ---------------------------------------------------------------
     def run(self) -> None:
@@ -119,31 +136,17 @@ class PlanRunner:
                 **info,
             )
 
-    def _new_model(self, start: str, task: TaskSpec):
+    def _new_model(self, start: str, tasks: list[TaskSpec]) -> TaskModel:
         torch.manual_seed(0)  # head init is seeded again in train_stage
         model = TaskModel(load_encoder(start), self.pooling)
-        model.add_classification_head(task.name, len(task.labels))
+        for task in tasks:
+            model.add_head(task, get_kind(task.kind))
         return model
 
-    def _train(
-        self,
-        stage,
-        model: TaskModel,
-        task: TaskSpec,
-        hp: StageHparams,
-        select_best: bool,
-    ):
-        """Train on the task's English train split, checking English validation."""
-        lang = task.train_language
-        train = self.tokenized(task, "train", lang, hp, hp.max_train_examples)
-        validation = None
-        if has_split(task, "validation", lang):
-            validation = self.tokenized(
-                task, "validation", lang, hp, hp.max_eval_examples
-            )
+    def _train(self, stage, model, tasks: list[TrainTask], hp, select_best: bool):
         return train_stage(
             model,
-            TrainTask(task.name, train, validation, len(task.labels)),
+            tasks,
             hp,
             self.runtime,
             seed=stage.seed,
@@ -166,9 +169,11 @@ class PlanRunner:
             return {"checkpoint": str(folder)}
         task = self.config.task(stage.task)
         hp = self.config.intermediate_hparams
-        model = self._new_model(self.model_path, task)
+        model = self._new_model(self.model_path, [task])
         # No best-step selection: the encoder trained to the end is the one kept.
-        result = self._train(stage, model, task, hp, select_best=False)
+        result = self._train(
+            stage, model, [self.train_task(task, hp)], hp, select_best=False
+        )
         # Write the encoder whole under a temporary name, then move it into place.
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
@@ -227,24 +232,37 @@ class PlanRunner:
             if stage.intermediate_key
             else self.model_path
         )
-        model = self._new_model(start, task)
-        result = self._train(stage, model, task, hp, select_best=True)
+        model = self._new_model(start, [task])
+        train_task = self.train_task(task, hp)
+        result = self._train(stage, model, [train_task], hp, select_best=True)
         scores = []
         for language in stage.languages:
             if self.should_stop():
                 raise Cancelled("cancelled during zero-shot evaluation")
-            data = self.tokenized(
+            data = self.features(
                 task, task.eval_split, language, hp, hp.max_eval_examples
             )
-            value = evaluate_accuracy(
-                model, task.name, data, hp, self.runtime, self.pad_id
+            records = None
+            if train_task.kind.scores_with_records:
+                records = load_records(task, task.eval_split, language)
+            metrics = evaluate(
+                model,
+                train_task,
+                data,
+                records,
+                hp,
+                self.runtime,
+                self.pad_id,
+                language,
             )
+            metric, value = next(iter(metrics.items()))
             score = {
                 "language": language,
                 "split": task.eval_split,
-                "metric": task.metric,
+                "metric": metric,
                 "value": value,
-                "n_examples": len(data),
+                "metrics": metrics,
+                "n_examples": len(records) if records is not None else len(data),
                 "best_step": result.best_step,
             }
             scores.append(score)
@@ -296,6 +314,7 @@ class PlanRunner:
                     "value": score["value"],
                     "n_examples": score["n_examples"],
                     "best_step": score.get("best_step"),
+                    "metrics": score.get("metrics", {score["metric"]: score["value"]}),
                     "stage_key": stage.key,
                     "reused": reused,
                     "t": time.time(),
@@ -318,13 +337,3 @@ def _stage_fields(stage) -> dict[str, Any]:
         "intermediate": stage.intermediate,
         "languages": list(stage.languages),
     }
-
-
-def _head(data: TokenizedSplit, n: int) -> TokenizedSplit:
-    end = int(data.offsets[n])
-    return TokenizedSplit(
-        data.flat_ids[:end],
-        data.offsets[: n + 1],
-        data.labels[:n],
-        None if data.flat_type_ids is None else data.flat_type_ids[:end],
-    )

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from engine.config import StageHparams
-from engine.data.batching import collate, eval_batches, length_grouped_batches
-from engine.data.tokenize import TokenizedSplit
+from engine.data.batching import eval_batches, length_grouped_batches
+from engine.kinds.base import Features
 from engine.models.heads import TaskModel
 
 Emit = Callable[..., Any]
@@ -33,10 +33,17 @@ class Cancelled(Exception):
 
 @dataclass
 class TrainTask:
-    name: str
-    train: TokenizedSplit
-    validation: TokenizedSplit | None
-    num_labels: int
+    """One task of a stage: its spec, kind, features and validation data."""
+
+    spec: Any  # TaskSpec
+    kind: Any  # engine.kinds.Kind
+    train: Features
+    validation: Features | None = None
+    validation_records: list[dict] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 @dataclass
@@ -91,11 +98,29 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def total_steps(n_examples: int, hp: StageHparams) -> int:
+SAMPLINGS = ("proportional", "capped", "temperature")
+
+
+def total_steps(n_units: int, hp: StageHparams) -> int:
     if hp.max_steps:
         return hp.max_steps
-    batches_per_epoch = math.ceil(n_examples / hp.batch_size)
+    batches_per_epoch = math.ceil(n_units / hp.batch_size)
     return max(1, math.ceil(hp.epochs * batches_per_epoch / hp.grad_accum))
+
+
+def task_weights(
+    sizes: list[int], sampling: str = "proportional", cap: int = 0, temperature=1.0
+) -> np.ndarray:
+    """How often each task of a multi-task stage is drawn for a step:
+    proportional to its size, to min(size, cap), or to size^(1/temperature)."""
+    n = np.asarray(sizes, dtype=np.float64)
+    if sampling == "capped":
+        n = np.minimum(n, cap) if cap else n
+    elif sampling == "temperature":
+        n = n ** (1.0 / temperature)
+    elif sampling != "proportional":
+        raise ValueError(f"sampling: {sampling!r} is not one of {SAMPLINGS}")
+    return n / n.sum()
 
 
 def make_optimizer(model: torch.nn.Module, hp: StageHparams, device: torch.device):
@@ -126,7 +151,7 @@ def linear_schedule(optimizer, warmup: int, total: int):
 
 def train_stage(
     model: TaskModel,
-    task: TrainTask,
+    tasks: TrainTask | list[TrainTask],
     hp: StageHparams,
     runtime: Runtime,
     seed: int,
@@ -134,19 +159,27 @@ def train_stage(
     emit: Emit,
     should_stop: Callable[[], bool] = lambda: False,
     select_best: bool = True,
+    sampling: str = "proportional",
+    sampling_cap: int = 0,
+    temperature: float = 1.0,
 ) -> TrainResult:
-    """Train `model`'s head for `task` (and its encoder); return the best step."""
+    """Train `model` on one task, or on several at once (one head each, one
+    task drawn per optimizer step by `sampling`); return the best step on the
+    (first) task's English validation when `select_best`."""
+    tasks = [tasks] if isinstance(tasks, TrainTask) else list(tasks)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = runtime.device
     model.to(device)
-    steps = total_steps(len(task.train), hp)
+    sizes = [len(t.train) for t in tasks]
+    steps = sum(total_steps(n, hp) for n in sizes) if not hp.max_steps else hp.max_steps
+    weights = task_weights(sizes, sampling, sampling_cap, temperature)
     warmup = int(hp.warmup_ratio * steps)
     optimizer = make_optimizer(model, hp, device)
     scheduler = linear_schedule(optimizer, warmup, steps)
     use_scaler = runtime.precision == "fp16"
     scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
-    batches_per_epoch = math.ceil(len(task.train) / hp.batch_size)
+    batches_per_epoch = math.ceil(sizes[0] / hp.batch_size)
     eval_every = hp.eval_every or max(1, batches_per_epoch // hp.grad_accum)
 
     best_score: float | None = None
@@ -154,9 +187,9 @@ def train_stage(
     best_state: dict[str, torch.Tensor] | None = None
 
     step = 0
-    epoch = 0
-    micro = 0
-    batches: list[np.ndarray] = []
+    epochs = [0] * len(tasks)
+    queues: list[list[np.ndarray]] = [[] for _ in tasks]
+    current = 0
     t_start = time.perf_counter()
     t_log = t_start
     seen_samples = seen_tokens = 0
@@ -166,27 +199,30 @@ def train_stage(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     while step < steps:
-        if not batches:
-            batches = length_grouped_batches(task.train, hp.batch_size, rng)
-            epoch += 1
         if should_stop():
             raise Cancelled(f"cancelled at step {step} of {steps}")
-        indices = batches.pop()
-        batch = collate(task.train, indices, pad_id, runtime.pad_to_multiple)
-        batch = runtime.to_device(batch)
-        labels = batch.pop("labels")
-        with runtime.autocast():
-            logits = model(task.name, **batch)
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-        scaler.scale(loss / hp.grad_accum).backward()
-        micro += 1
-        log_micro += 1
-        log_loss += loss.detach()
-        n_tokens = int(task.train.lengths[indices].sum())  # host-side: no device sync
-        log_samples += len(indices)
-        log_tokens += n_tokens
-        if micro % hp.grad_accum:
-            continue
+        # One task per optimizer step: its grad_accum batches all come from it.
+        current = int(rng.choice(len(tasks), p=weights)) if len(tasks) > 1 else 0
+        task = tasks[current]
+        for _ in range(hp.grad_accum):
+            if not queues[current]:
+                queues[current] = length_grouped_batches(
+                    task.train.unit_lengths, hp.batch_size, rng
+                )
+                epochs[current] += 1
+            units = queues[current].pop()
+            batch = task.kind.collate(
+                task.train, units, pad_id, runtime.pad_to_multiple
+            )
+            batch = runtime.to_device(batch)
+            with runtime.autocast():
+                outputs = model(task.name, batch)
+                loss = task.kind.loss(outputs, batch)
+            scaler.scale(loss / hp.grad_accum).backward()
+            log_micro += 1
+            log_loss += loss.detach()
+            log_samples += len(units)
+            log_tokens += int(task.train.unit_tokens[units].sum())  # host-side
 
         if hp.max_grad_norm > 0:
             scaler.unscale_(optimizer)
@@ -208,7 +244,7 @@ def train_stage(
                 "step",
                 step=step,
                 total_steps=steps,
-                epoch=epoch,
+                epoch=epochs[0] if len(tasks) == 1 else max(epochs),
                 loss=round(mean_loss, 5),
                 lr=scheduler.get_last_lr()[0],
                 samples_per_s=round(log_samples / max(elapsed, 1e-9), 2),
@@ -220,31 +256,42 @@ def train_stage(
             log_samples = log_tokens = log_micro = 0
             log_loss = 0.0
 
-        if task.validation is not None and (step % eval_every == 0 or step == steps):
-            score = evaluate_accuracy(
-                model, task.name, task.validation, hp, runtime, pad_id
-            )
-            model.train()
-            improved = best_score is None or score > best_score
-            emit(
-                "eval",
-                task=task.name,
-                language="en",
-                split="validation",
-                metric="accuracy",
-                value=round(score, 6),
-                step=step,
-                best=improved,
-            )
-            if improved:
-                best_score, best_step = score, step
-                if select_best and step != steps:
-                    best_state = {
-                        k: v.detach().to("cpu", copy=True)
-                        for k, v in model.state_dict().items()
-                    }
-                elif select_best:
-                    best_state = None  # the final weights are the best ones
+        if step % eval_every == 0 or step == steps:
+            for i, t in enumerate(tasks):
+                if t.validation is None:
+                    continue
+                metrics = evaluate(
+                    model,
+                    t,
+                    t.validation,
+                    t.validation_records,
+                    hp,
+                    runtime,
+                    pad_id,
+                    t.spec.train_language,
+                )
+                model.train()
+                metric, score = next(iter(metrics.items()))
+                improved = i == 0 and (best_score is None or score > best_score)
+                emit(
+                    "eval",
+                    task=t.name,
+                    language=t.spec.train_language,
+                    split="validation",
+                    metric=metric,
+                    value=round(score, 6),
+                    step=step,
+                    best=improved,
+                )
+                if improved:
+                    best_score, best_step = score, step
+                    if select_best and step != steps:
+                        best_state = {
+                            k: v.detach().to("cpu", copy=True)
+                            for k, v in model.state_dict().items()
+                        }
+                    elif select_best:
+                        best_state = None  # the final weights are the best ones
 
     if select_best and best_state is not None:
         model.load_state_dict(best_state)
@@ -264,25 +311,40 @@ def train_stage(
 @torch.no_grad()
 def predict(
     model: TaskModel,
-    task_name: str,
-    split: TokenizedSplit,
+    task: TrainTask,
+    features: Features,
     hp: StageHparams,
     runtime: Runtime,
     pad_id: int,
-) -> np.ndarray:
-    """Predicted label index per example, in the split's order."""
+) -> dict[str, np.ndarray]:
+    """The kind's `gather` outputs for every unit, in the features' order."""
     model.eval()
-    predictions = np.zeros(len(split), dtype=np.int64)
-    for indices in eval_batches(split, hp.batch_size * 2):
-        batch = collate(split, indices, pad_id, runtime.pad_to_multiple)
-        batch.pop("labels")
+    parts: dict[str, list[np.ndarray]] = {}
+    order: list[np.ndarray] = []
+    for units in eval_batches(features.unit_lengths, hp.batch_size * 2):
+        batch = task.kind.collate(features, units, pad_id, runtime.pad_to_multiple)
         batch = runtime.to_device(batch)
         with runtime.autocast():
-            logits = model(task_name, **batch)
-        predictions[indices] = logits.argmax(-1).cpu().numpy()
-    return predictions
+            outputs = model(task.name, batch)
+        for k, v in task.kind.gather(outputs, batch).items():
+            parts.setdefault(k, []).append(v)
+        order.append(units)
+    if not order:
+        return {}
+    position = np.argsort(np.concatenate(order), kind="stable")
+    return {k: np.concatenate(v)[position] for k, v in parts.items()}
 
 
-def evaluate_accuracy(model, task_name, split, hp, runtime, pad_id) -> float:
-    predictions = predict(model, task_name, split, hp, runtime, pad_id)
-    return float((predictions == split.labels).mean())
+def evaluate(
+    model: TaskModel,
+    task: TrainTask,
+    features: Features,
+    records: list[dict] | None,
+    hp: StageHparams,
+    runtime: Runtime,
+    pad_id: int,
+    language: str,
+) -> dict[str, float]:
+    """The kind's metrics on one split; the first is the primary one."""
+    gathered = predict(model, task, features, hp, runtime, pad_id)
+    return task.kind.score(gathered, features, records or [], task.spec, language)

@@ -8,13 +8,17 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from engine.config import StageHparams  # noqa: E402
-from engine.data.batching import collate, eval_batches, length_grouped_batches  # noqa: E402
-from engine.data.examples import Example  # noqa: E402
-from engine.data.tokenize import cached_tokenize, tokenize_examples  # noqa: E402
+from engine.data.batching import eval_batches, length_grouped_batches  # noqa: E402
+from engine.data.tokenize import cached_features  # noqa: E402
+from engine.kinds import get_kind  # noqa: E402
 from engine.models.heads import TaskModel, pooling_for  # noqa: E402
 from engine.models.loading import load_encoder, load_tokenizer  # noqa: E402
 from engine.models.tiny import ensure_tiny_model  # noqa: E402
-from engine.train import linear_schedule, total_steps  # noqa: E402
+from engine.tasks import REGISTRY  # noqa: E402
+from engine.train import linear_schedule, task_weights, total_steps  # noqa: E402
+
+SENTIMENT = REGISTRY["demo-sentiment"]
+CLASSIFY = get_kind("classification")
 
 
 @pytest.fixture(scope="module")
@@ -47,47 +51,61 @@ def test_folder_without_safetensors_is_refused(tmp_path):
         load_encoder(str(tmp_path))
 
 
-def examples(n):
+def records(n):
     rng = np.random.default_rng(0)
-    return [Example(("x" * int(rng.integers(1, 60)),), int(i % 2)) for i in range(n)]
+    return [
+        {"texts": ["x" * int(rng.integers(1, 60))], "label": int(i % 2)}
+        for i in range(n)
+    ]
+
+
+def featurize(tokenizer, recs, max_length=64):
+    return CLASSIFY.featurize(tokenizer, recs, SENTIMENT, max_length, 128)
 
 
 def test_length_grouped_batches_cover_every_example_once(tiny):
     tokenizer = load_tokenizer(str(tiny))
-    split = tokenize_examples(tokenizer, examples(1000), max_length=64)
-    batches = length_grouped_batches(split, 16, np.random.default_rng(1))
+    lengths = featurize(tokenizer, records(1000)).unit_lengths
+    batches = length_grouped_batches(lengths, 16, np.random.default_rng(1))
     flat = np.concatenate(batches)
     assert sorted(flat.tolist()) == list(range(1000))
     # Grouping by length: far less padding than random batches would need.
-    padded = sum(len(b) * split.lengths[b].max() for b in batches)
-    assert padded < 1.15 * split.lengths.sum()
-    assert sorted(np.concatenate(eval_batches(split, 64)).tolist()) == list(range(1000))
+    padded = sum(len(b) * lengths[b].max() for b in batches)
+    assert padded < 1.15 * lengths.sum()
+    assert sorted(np.concatenate(eval_batches(lengths, 64)).tolist()) == list(
+        range(1000)
+    )
 
 
 def test_collate_pads_dynamically_and_masks(tiny):
     tokenizer = load_tokenizer(str(tiny))
-    split = tokenize_examples(
-        tokenizer, [Example(("ab",), 0), Example(("abcdef",), 1)], max_length=64
+    features = featurize(
+        tokenizer, [{"texts": ["ab"], "label": 0}, {"texts": ["abcdef"], "label": 1}]
     )
-    batch = collate(split, np.array([0, 1]), pad_id=tokenizer.pad_token_id)
+    batch = CLASSIFY.collate(features, np.array([0, 1]), tokenizer.pad_token_id, 1)
     assert batch["input_ids"].shape == (2, 7)  # longest + </s>, not max_length
     assert batch["attention_mask"].sum().item() == 3 + 7
     assert batch["labels"].tolist() == [0, 1]
 
 
-def test_tokenized_split_is_cached_and_reused(tiny, tmp_path):
+def test_features_are_cached_and_reused(tiny, tmp_path):
     tokenizer = load_tokenizer(str(tiny))
     calls = []
 
     def load():
         calls.append(1)
-        return examples(50)
+        return records(50)
 
-    first = cached_tokenize(tokenizer, load, "fp-1", 32, tmp_path)
-    second = cached_tokenize(tokenizer, load, "fp-1", 32, tmp_path)
+    def cached(fingerprint):
+        return cached_features(
+            CLASSIFY, tokenizer, SENTIMENT, load, fingerprint, 32, tmp_path
+        )
+
+    first, second = cached("fp-1"), cached("fp-1")
     assert len(calls) == 1
     assert np.array_equal(first.flat_ids, second.flat_ids)
-    cached_tokenize(tokenizer, load, "fp-2", 32, tmp_path)  # other data: other key
+    assert np.array_equal(first.unit_arrays["labels"], second.unit_arrays["labels"])
+    cached("fp-2")  # other data: other key
     assert len(calls) == 2
 
 
@@ -95,9 +113,16 @@ def test_mean_pooling_for_byte_tokenizer(tiny):
     tokenizer = load_tokenizer(str(tiny))
     assert pooling_for(tokenizer) == "mean"
     model = TaskModel(load_encoder(str(tiny)), "mean")
-    model.add_classification_head("t", 3)
+    model.add_head(SENTIMENT, CLASSIFY)
     enc = tokenizer(["a", "abcd"], padding=True, return_tensors="pt")
-    assert model("t", **enc).shape == (2, 3)
+    assert model(SENTIMENT.name, dict(enc)).shape == (2, len(SENTIMENT.labels))
+
+
+def test_multi_task_sampling_weights():
+    assert task_weights([100, 300]).tolist() == [0.25, 0.75]
+    assert task_weights([100, 300], "capped", cap=100).tolist() == [0.5, 0.5]
+    w = task_weights([100, 400], "temperature", temperature=2.0)
+    assert w.tolist() == pytest.approx([10 / 30, 20 / 30])
 
 
 def test_schedule_warms_up_then_decays_to_zero():

@@ -1,7 +1,9 @@
-"""Task heads on a shared encoder.
+"""A shared encoder with one head per task.
 
-The encoder is whatever AutoModel loaded; heads are ours, one per task, so an
-intermediate stage's heads can be dropped and the encoder kept for the target.
+The encoder is whatever AutoModel loaded; heads come from the task's kind
+(engine.kinds), one per task, so an intermediate stage's heads can be dropped
+and the encoder kept for the target, and a multi-task stage trains several
+heads on one encoder.
 """
 
 from __future__ import annotations
@@ -18,18 +20,7 @@ def pooling_for(tokenizer) -> str:
     return "first" if ids and ids[0] in starts else "mean"
 
 
-class ClassificationHead(nn.Module):
-    """Dense + tanh + projection over a pooled sentence vector (as RoBERTa's)."""
-
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(hidden_size, hidden_size)
-        self.out_proj = nn.Linear(hidden_size, num_labels)
-
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        x = torch.tanh(self.dense(self.dropout(pooled)))
-        return self.out_proj(self.dropout(x))
+ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class TaskModel(nn.Module):
@@ -43,21 +34,19 @@ class TaskModel(nn.Module):
     def hidden_size(self) -> int:
         return self.encoder.config.hidden_size
 
-    def add_classification_head(self, task: str, num_labels: int) -> None:
-        dropout = getattr(self.encoder.config, "hidden_dropout_prob", 0.1)
-        self.heads[_key(task)] = ClassificationHead(
-            self.hidden_size, num_labels, dropout
+    @property
+    def dropout(self) -> float:
+        return getattr(self.encoder.config, "hidden_dropout_prob", 0.1)
+
+    def add_head(self, task, kind) -> None:
+        self.heads[_key(task.name)] = kind.make_head(
+            self.hidden_size, task, self.dropout, self.pooling
         )
 
-    def forward(self, task: str, input_ids, attention_mask, **extra) -> torch.Tensor:
-        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra)
-        hidden = out.last_hidden_state
-        if self.pooling == "first":
-            pooled = hidden[:, 0]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.heads[_key(task)](pooled)
+    def forward(self, task: str, batch: dict[str, torch.Tensor]):
+        inputs = {k: batch[k] for k in ENCODER_INPUTS if k in batch}
+        hidden = self.encoder(**inputs).last_hidden_state
+        return self.heads[_key(task)](hidden, batch)
 
 
 def _key(task: str) -> str:

@@ -1,0 +1,18 @@
+"""Task kinds by name. Heavy (torch): imported by the runner only."""
+
+from __future__ import annotations
+
+from engine.kinds.base import Features, Kind
+from engine.kinds.classification import ClassificationKind
+
+KINDS: dict[str, Kind] = {
+    "classification": ClassificationKind("classification"),
+    "pair_classification": ClassificationKind("pair_classification"),
+}
+
+
+def get_kind(name: str) -> Kind:
+    return KINDS[name]
+
+
+__all__ = ["KINDS", "Features", "Kind", "get_kind"]
