@@ -105,13 +105,18 @@ def _print_plan(prepared) -> None:
     for i, stage in enumerate(plan.stages, start=1):
         if isinstance(stage, IntermediateStage):
             what = f"intermediate  {stage.task}"
+            if stage.members and stage.members != (stage.task,):
+                what += f" ({' + '.join(stage.members)})"
             action = "reuse checkpoint" if stage.reused else "train"
         else:
             what = (
                 f"target        {stage.target} ← {stage.intermediate}  "
                 f"[{len(stage.languages)} languages]"
             )
-            action = "reuse results" if stage.reused else "train + evaluate"
+            if stage.reused:
+                action = "reuse results"
+            else:
+                action = "train + evaluate" if stage.trains else "evaluate (retrieval)"
         table.add_row(str(i), what, str(stage.seed), action, stage.key[:12])
     out.print(table)
     s = plan.summary()
@@ -120,6 +125,7 @@ def _print_plan(prepared) -> None:
         f"intermediate, {s['target_trainings']} target); "
         f"{s['reused_checkpoints']} checkpoints and "
         f"{s['reused_target_results']} target results reused; "
+        f"{s['retrieval_evaluations']} retrieval evaluations without training; "
         f"{s['evaluations']} zero-shot evaluations."
     )
 

@@ -62,6 +62,9 @@ class StageHparams:
     """Tokens per example after truncation (both sentences of a pair together)."""
     doc_stride: int = 128
     """Extractive QA: tokens of overlap between the windows of a long context."""
+    retrieval_layer: int = -1
+    """Retrieval targets: the hidden layer whose mean-pooled states embed a
+    sentence; -1 means the middle layer (the XTREME reference's choice)."""
     eval_every: int = 0
     """Evaluate on English validation every this many steps; 0 means once an epoch."""
     log_every: int = 10
@@ -83,6 +86,7 @@ class StageHparams:
             "max_grad_norm": self.max_grad_norm >= 0,
             "max_seq_length": self.max_seq_length >= 8,
             "doc_stride": self.doc_stride >= 1,
+            "retrieval_layer": self.retrieval_layer >= -1,
             "eval_every": self.eval_every >= 0,
             "log_every": self.log_every >= 1,
             "max_train_examples": self.max_train_examples >= 0,
@@ -104,6 +108,7 @@ _RANGES = {
     "max_grad_norm": "expected a number >= 0 (0 = no clipping)",
     "max_seq_length": "expected an integer >= 8",
     "doc_stride": "expected an integer >= 1",
+    "retrieval_layer": "expected an integer >= 0 (a hidden layer), or -1 (middle)",
     "eval_every": "expected an integer >= 0 (0 = once an epoch)",
     "log_every": "expected an integer >= 1",
     "max_train_examples": "expected an integer >= 0 (0 = all)",
@@ -111,6 +116,22 @@ _RANGES = {
 }
 
 HPARAM_NAMES = tuple(f.name for f in fields(StageHparams))
+
+
+SAMPLINGS = ("proportional", "capped", "temperature")
+
+
+@dataclass(frozen=True)
+class TaskGroup:
+    """Several intermediate tasks trained together on one encoder, one head each;
+    every optimizer step draws one task: proportional to its training examples,
+    to min(examples, cap), or to examples^(1/temperature)."""
+
+    name: str
+    tasks: tuple[str, ...]
+    sampling: str = "proportional"
+    cap: int = 0
+    temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -130,9 +151,25 @@ class ExperimentConfig:
     target_hparams: StageHparams
     tasks: Mapping[str, TaskSpec] = field(default_factory=dict)
     source_file: str = ""
+    groups: Mapping[str, TaskGroup] = field(default_factory=dict)
+    task_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def task(self, name: str) -> TaskSpec:
         return get_task(name, self.tasks)
+
+    def members(self, choice: str) -> tuple[str, ...]:
+        """The tasks an intermediate choice trains: a group's, or the task."""
+        return self.groups[choice].tasks if choice in self.groups else (choice,)
+
+    def hparams_for(self, stage: str, task: str) -> StageHparams:
+        """A stage's hyperparameters with [train.tasks.<task>] applied."""
+        base = (
+            self.intermediate_hparams
+            if stage == "intermediate"
+            else (self.target_hparams)
+        )
+        over = self.task_overrides.get(task)
+        return _replace(base, **over) if over else base
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The resolved config, every default filled in, loadable again as is."""
@@ -151,6 +188,18 @@ class ExperimentConfig:
                 "target": asdict(self.target_hparams),
             },
         }
+        if self.task_overrides:
+            out["train"]["tasks"] = {t: dict(v) for t, v in self.task_overrides.items()}
+        if self.groups:
+            out["groups"] = {
+                g.name: {
+                    "tasks": list(g.tasks),
+                    "sampling": g.sampling,
+                    "cap": g.cap,
+                    "temperature": g.temperature,
+                }
+                for g in self.groups.values()
+            }
         overrides = _hub_overrides(self)
         if overrides:
             out["data"] = overrides
@@ -162,7 +211,8 @@ class ExperimentConfig:
 def _hub_overrides(cfg: ExperimentConfig) -> dict[str, dict[str, str]]:
     """[data.<task>] tables: registered hub tasks whose source was replaced."""
     out = {}
-    for name in (*cfg.intermediate, *cfg.targets):
+    names = [m for choice in cfg.intermediate for m in cfg.members(choice)]
+    for name in dict.fromkeys([*names, *cfg.targets]):
         task = cfg.task(name)
         if name in cfg.tasks or not isinstance(task.source, HubSource):
             continue
@@ -232,6 +282,7 @@ _TOP_KEYS = (
     "train",
     "data",
     "tasks",
+    "groups",
 )
 _TASK_KEYS = (
     "kind",
@@ -329,17 +380,15 @@ class _Validator:
             except InputError as exc:
                 raise self.fail(where, str(exc)) from None
 
+        groups = self.groups(raw.get("groups", {}), tasks, lookup)
         intermediate = self.string_list(
             raw.get("intermediate", []), "intermediate", allow_empty=True
         )
         for task_name in intermediate:
+            if task_name in groups:
+                continue
             task = lookup(task_name, "intermediate")
-            if "intermediate" not in task.roles:
-                raise self.fail(
-                    "intermediate",
-                    f"task '{task_name}' has no English training data to use as an "
-                    "intermediate task",
-                )
+            self.check_intermediate(task, "intermediate")
         targets = self.string_list(raw["targets"], "targets")
         for task_name in targets:
             task = lookup(task_name, "targets")
@@ -363,7 +412,9 @@ class _Validator:
             )
         device = self.device(raw.get("device", "auto"))
         precision = self.choice(raw.get("precision", "fp32"), PRECISIONS, "precision")
-        inter_hp, target_hp = self.train(raw.get("train", {}))
+        inter_hp, target_hp, task_overrides = self.train(raw.get("train", {}))
+        for task_name in task_overrides:
+            lookup(task_name, f"train.tasks.{task_name}")
         model = self.model(raw["model"])
         return ExperimentConfig(
             name=name,
@@ -379,7 +430,61 @@ class _Validator:
             target_hparams=target_hp,
             tasks=tasks,
             source_file=str(self.file),
+            groups=groups,
+            task_overrides=task_overrides,
         )
+
+    def check_intermediate(self, task: TaskSpec, where: str) -> None:
+        if "intermediate" not in task.roles:
+            raise self.fail(
+                where,
+                f"task '{task.name}' has no English training data to use as an "
+                "intermediate task",
+            )
+
+    def groups(self, table, tasks, lookup) -> dict[str, TaskGroup]:
+        """[groups.<name>]: intermediate tasks trained together (multi-task)."""
+        if not isinstance(table, dict):
+            raise self.fail("groups", "expected a table of [groups.<name>] tables")
+        out = {}
+        for name, entry in table.items():
+            where = f"groups.{name}"
+            if not isinstance(entry, dict):
+                raise self.fail(where, "expected a table with tasks = [...]")
+            self.known_keys(entry, ("tasks", "sampling", "cap", "temperature"), where)
+            if name in REGISTRY or name in tasks:
+                raise self.fail(where, f"'{name}' is a task name; name the group apart")
+            members = self.string_list(entry.get("tasks", []), f"{where}.tasks")
+            if len(members) < 2:
+                raise self.fail(f"{where}.tasks", "a group needs at least two tasks")
+            for member in members:
+                self.check_intermediate(
+                    lookup(member, f"{where}.tasks"), f"{where}.tasks"
+                )
+            sampling = self.choice(
+                entry.get("sampling", "proportional"), SAMPLINGS, f"{where}.sampling"
+            )
+            cap = entry.get("cap", 0)
+            if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
+                raise self.fail(
+                    f"{where}.cap", f"expected an integer >= 0, got {cap!r}"
+                )
+            if sampling == "capped" and cap == 0:
+                raise self.fail(
+                    f"{where}.cap", 'sampling = "capped" needs cap = <examples>'
+                )
+            temperature = entry.get("temperature", 1.0)
+            if (
+                not isinstance(temperature, (int, float))
+                or isinstance(temperature, bool)
+                or temperature <= 0
+            ):
+                raise self.fail(
+                    f"{where}.temperature",
+                    f"expected a number > 0, got {temperature!r}",
+                )
+            out[name] = TaskGroup(name, members, sampling, cap, float(temperature))
+        return out
 
     def model(self, value) -> str:
         text = self.string(value, "model")
@@ -451,12 +556,14 @@ class _Validator:
             out.setdefault(target, get_task(target, tasks).languages)
         return out
 
-    def train(self, table) -> tuple[StageHparams, StageHparams]:
+    def train(self, table):
+        """[train] shared values, [train.intermediate] / [train.target] per stage,
+        [train.tasks.<task>] per task (e.g. a longer max_seq_length for QA)."""
         if not isinstance(table, dict):
             raise self.fail("train", "expected a table")
         stages = ("intermediate", "target")
-        self.known_keys(table, (*HPARAM_NAMES, *stages), "train")
-        shared = {k: v for k, v in table.items() if k not in stages}
+        self.known_keys(table, (*HPARAM_NAMES, *stages, "tasks"), "train")
+        shared = {k: v for k, v in table.items() if k not in (*stages, "tasks")}
         out = []
         for stage in stages:
             section = table.get(stage, {})
@@ -464,7 +571,19 @@ class _Validator:
                 raise self.fail(f"train.{stage}", "expected a table")
             self.known_keys(section, HPARAM_NAMES, f"train.{stage}")
             out.append(self.hparams({**shared, **section}, f"train.{stage}"))
-        return out[0], out[1]
+        per_task = table.get("tasks", {})
+        if not isinstance(per_task, dict):
+            raise self.fail("train.tasks", "expected [train.tasks.<task>] tables")
+        overrides: dict[str, dict[str, Any]] = {}
+        for task_name, section in per_task.items():
+            where = f"train.tasks.{task_name}"
+            if not isinstance(section, dict):
+                raise self.fail(where, "expected a table of hyperparameters")
+            self.known_keys(section, HPARAM_NAMES, where)
+            for hp in out:
+                self.hparams({**asdict(hp), **section}, where)  # valid on both
+            overrides[task_name] = {k: _as_field_type(k, v) for k, v in section.items()}
+        return out[0], out[1], overrides
 
     def hparams(self, values: Mapping[str, Any], where: str) -> StageHparams:
         kwargs = {}
@@ -635,6 +754,11 @@ class _Validator:
                     )
                 files[(split, lang)] = resolved
         return files
+
+
+def _as_field_type(name: str, value: Any) -> Any:
+    types = {f.name: f.type for f in fields(StageHparams)}
+    return float(value) if types.get(name) == "float" else value
 
 
 def _replace(obj, **changes):

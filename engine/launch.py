@@ -49,7 +49,8 @@ class Prepared:
 def prepare(config_path: str, workspace: Workspace) -> Prepared:
     """Load, validate and plan; check every local data file. InputError if bad."""
     config = load_config(config_path)
-    for name in config.intermediate:
+    members = [m for choice in config.intermediate for m in config.members(choice)]
+    for name in dict.fromkeys(members):
         task = config.task(name)
         wanted = [(s, task.train_language) for s in ("train", "validation")]
         check_local_data(task, [w for w in wanted if has_split(task, *w)])

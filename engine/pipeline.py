@@ -29,16 +29,18 @@ from engine.models.tiny import TINY_NAME, TINY_VERSION
 from engine.workspace import Workspace
 
 # Bump when a stage's code changes what it produces: old outputs stop matching.
-STAGE_CODE_VERSION = "1"
+STAGE_CODE_VERSION = "2"  # 2: task kinds, per-task hyperparameters
 BASELINE = "baseline"
+RETRIEVAL_KINDS = ("retrieval",)  # targets scored from the encoder, no training
 
 
 @dataclass(frozen=True)
 class IntermediateStage:
     key: str
-    task: str
+    task: str  # a task, or a multi-task group's name
     seed: int
     reused: bool = False
+    members: tuple[str, ...] = ()  # the tasks trained: (task,) or the group's
 
     @property
     def id(self) -> str:
@@ -56,6 +58,7 @@ class TargetStage:
     seed: int
     languages: tuple[str, ...]
     reused: bool = False
+    trains: bool = True  # retrieval targets are scored without target training
 
     @property
     def id(self) -> str:
@@ -73,8 +76,9 @@ class Plan:
 
     @property
     def trainings(self) -> int:
-        """Stages that will train a model in this run (the rest are reused)."""
-        return sum(1 for s in self.stages if not s.reused)
+        """Stages that will train a model in this run (the rest are reused, or
+        retrieval targets, which only evaluate)."""
+        return sum(1 for s in self.stages if not s.reused and _trains(s))
 
     @property
     def reused(self) -> int:
@@ -87,7 +91,10 @@ class Plan:
             "stages": len(self.stages),
             "trainings": self.trainings,
             "intermediate_trainings": sum(1 for s in inter if not s.reused),
-            "target_trainings": sum(1 for s in target if not s.reused),
+            "target_trainings": sum(1 for s in target if not s.reused and s.trains),
+            "retrieval_evaluations": sum(
+                1 for s in target if not s.reused and not s.trains
+            ),
             "reused_checkpoints": sum(1 for s in inter if s.reused),
             "reused_target_results": sum(1 for s in target if s.reused),
             "evaluations": sum(len(s.languages) for s in target),
@@ -105,6 +112,8 @@ class Plan:
             }
             if isinstance(s, IntermediateStage):
                 rec["task"] = s.task
+                if s.members != (s.task,):
+                    rec["members"] = list(s.members)
             else:
                 rec.update(
                     intermediate=s.intermediate,
@@ -113,6 +122,10 @@ class Plan:
                 )
             out.append(rec)
         return out
+
+
+def _trains(stage: Stage) -> bool:
+    return isinstance(stage, IntermediateStage) or stage.trains
 
 
 def stage_key(parts: dict) -> str:
@@ -174,19 +187,40 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
         for choice in choices:
             inter_key = None
             if choice != BASELINE:
-                task = config.task(choice)
-                lang = task.train_language
+                members = config.members(choice)
+                parts = []
+                for member in members:
+                    task = config.task(member)
+                    lang = task.train_language
+                    parts.append(
+                        {
+                            "task": member,
+                            "kind": task.kind,
+                            "labels": task.labels,
+                            "train": fp(member, "train", lang),
+                            "validation": fp(member, "validation", lang),
+                            "hparams": _hp(config.hparams_for("intermediate", member)),
+                        }
+                    )
+                group = config.groups.get(choice)
                 inter_key = stage_key(
                     {
                         "stage": "intermediate",
                         "code": STAGE_CODE_VERSION,
                         "model": base,
-                        "task": choice,
-                        "kind": task.kind,
-                        "labels": task.labels,
-                        "train": fp(choice, "train", lang),
-                        "validation": fp(choice, "validation", lang),
-                        "hparams": _hp(config.intermediate_hparams),
+                        # One task keeps the key it had before groups existed.
+                        **(
+                            {k: v for k, v in parts[0].items()}
+                            if group is None
+                            else {
+                                "tasks": parts,
+                                "sampling": [
+                                    group.sampling,
+                                    group.cap,
+                                    group.temperature,
+                                ],
+                            }
+                        ),
                         "precision": config.precision,
                         "seed": seed,
                     }
@@ -197,31 +231,41 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         task=choice,
                         seed=seed,
                         reused=checkpoint_exists(inter_key),
+                        members=members,
                     )
                 )
             for target in config.targets:
                 task = config.task(target)
                 lang = task.train_language
                 languages = config.languages[target]
-                key = stage_key(
-                    {
-                        "stage": "target",
-                        "code": STAGE_CODE_VERSION,
-                        "start": inter_key or base,
-                        "task": target,
-                        "kind": task.kind,
-                        "labels": task.labels,
-                        "train": fp(target, "train", lang),
-                        "validation": fp(target, "validation", lang),
-                        "eval_split": task.eval_split,
-                        "eval": {
-                            lg: fp(target, task.eval_split, lg) for lg in languages
-                        },
-                        "hparams": _hp(config.target_hparams),
-                        "precision": config.precision,
-                        "seed": seed,
-                    }
-                )
+                hp = config.hparams_for("target", target)
+                trains = task.kind not in RETRIEVAL_KINDS
+                parts = {
+                    "stage": "target",
+                    "code": STAGE_CODE_VERSION,
+                    "start": inter_key or base,
+                    "task": target,
+                    "kind": task.kind,
+                    "labels": task.labels,
+                    "eval_split": task.eval_split,
+                    "eval": {lg: fp(target, task.eval_split, lg) for lg in languages},
+                    "precision": config.precision,
+                }
+                if trains:
+                    parts.update(
+                        train=fp(target, "train", lang),
+                        validation=fp(target, "validation", lang),
+                        hparams=_hp(hp),
+                        seed=seed,
+                    )
+                else:
+                    # Scored from the encoder as it is: no seed of its own, so
+                    # the baseline's retrieval scores are computed once.
+                    parts.update(
+                        layer=hp.retrieval_layer,
+                        max_seq_length=hp.max_seq_length,
+                    )
+                key = stage_key(parts)
                 stages.append(
                     TargetStage(
                         key=key,
@@ -231,6 +275,7 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         seed=seed,
                         languages=languages,
                         reused=result_exists(key),
+                        trains=trains,
                     )
                 )
     return Plan(tuple(stages))

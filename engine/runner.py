@@ -143,7 +143,16 @@ class PlanRunner:
             model.add_head(task, get_kind(task.kind))
         return model
 
-    def _train(self, stage, model, tasks: list[TrainTask], hp, select_best: bool):
+    def _train(
+        self, stage, model, tasks: list[TrainTask], hp, select_best: bool, group=None
+    ):
+        sampling = {}
+        if group is not None:
+            sampling = dict(
+                sampling=group.sampling,
+                sampling_cap=group.cap,
+                temperature=group.temperature,
+            )
         return train_stage(
             model,
             tasks,
@@ -154,6 +163,7 @@ class PlanRunner:
             emit=self._emit_for(stage),
             should_stop=self.should_stop,
             select_best=select_best,
+            **sampling,
         )
 
     def run_intermediate(self, stage: IntermediateStage) -> dict[str, Any]:
@@ -167,12 +177,21 @@ class PlanRunner:
                 reused=True,
             )
             return {"checkpoint": str(folder)}
-        task = self.config.task(stage.task)
+        members = [self.config.task(name) for name in self.config.members(stage.task)]
         hp = self.config.intermediate_hparams
-        model = self._new_model(self.model_path, [task])
+        model = self._new_model(self.model_path, members)
+        tasks = [
+            self.train_task(t, self.config.hparams_for("intermediate", t.name))
+            for t in members
+        ]
         # No best-step selection: the encoder trained to the end is the one kept.
         result = self._train(
-            stage, model, [self.train_task(task, hp)], hp, select_best=False
+            stage,
+            model,
+            tasks,
+            hp,
+            select_best=False,
+            group=self.config.groups.get(stage.task),
         )
         # Write the encoder whole under a temporary name, then move it into place.
         partial = folder.with_name(folder.name + ".partial")
@@ -182,6 +201,7 @@ class PlanRunner:
         meta = {
             "key": stage.key,
             "task": stage.task,
+            "members": list(self.config.members(stage.task)),
             "seed": stage.seed,
             "base_model": self.config.model,
             "steps": result.steps,
@@ -210,7 +230,9 @@ class PlanRunner:
     def run_target(self, stage: TargetStage) -> dict[str, Any]:
         result_file = self.workspace.stage_dir(stage.key) / "result.json"
         task = self.config.task(stage.target)
-        if stage.reused:
+        # Also reused when an earlier stage of this run wrote it (the baseline's
+        # retrieval scores are the same for every seed).
+        if stage.reused or result_file.is_file():
             saved = json.loads(result_file.read_text(encoding="utf-8"))
             for score in saved["scores"]:
                 self._record(stage, task, score, reused=True)
@@ -219,7 +241,9 @@ class PlanRunner:
                 "reused_from": saved.get("run_id"),
             }
 
-        hp = self.config.target_hparams
+        hp = self.config.hparams_for("target", task.name)
+        if not stage.trains:
+            return self.run_retrieval(stage, task, hp, result_file)
         if not has_split(task, "validation", task.train_language):
             self.events.emit(
                 "warning",
