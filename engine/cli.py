@@ -180,6 +180,14 @@ def results(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="table, csv, json, markdown or latex.")
     ] = "table",
+    xtreme: Annotated[
+        bool,
+        typer.Option(
+            "--xtreme",
+            help="The paper's table: a column per XTREME task, the group scores "
+            "and the overall score.",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Zero-shot results: one row per intermediate choice, one column per language."""
@@ -224,6 +232,9 @@ def results(
             )
         records = [r for r in records if r["target"] == target]
         targets = [target]
+    if xtreme:
+        _print_xtreme(records, run, fmt)
+        return
     if fmt == "json":
         sys.stdout.write(report.records_json(records) + "\n")
         return
@@ -242,6 +253,51 @@ def results(
             sys.stdout.write(report.render_markdown(table) + "\n")
         else:
             sys.stdout.write(report.render_latex(table) + "\n")
+
+
+def _print_xtreme(records: list[dict], run: str, fmt: str) -> None:
+    from engine import report
+    from engine.xtreme_report import caption, xtreme_pivot
+
+    table = xtreme_pivot(records)
+    if not table.rows:
+        raise InputError(
+            f"run '{run}' has no results for an XTREME target task "
+            "(xnli, pawsx, udpos, panx, xquad, mlqa, tydiqa, bucc2018, tatoeba)"
+        )
+    if fmt in ("json", "csv"):
+        cells = [
+            {
+                "intermediate": row,
+                "column": col,
+                "mean": cell.mean,
+                "std": cell.std,
+                "delta": cell.delta,
+                "values": cell.values,
+            }
+            for (row, col), cell in table.cells.items()
+        ]
+        if fmt == "json":
+            sys.stdout.write(json.dumps(cells, indent=1) + "\n")
+        else:
+            import csv
+            import io
+
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=list(cells[0]) if cells else [])
+            writer.writeheader()
+            for c in cells:
+                writer.writerow({**c, "values": " ".join(map(str, c["values"]))})
+            sys.stdout.write(buf.getvalue())
+        return
+    if fmt == "table":
+        rendered = report.render_rich(table)
+        rendered.caption = f"{caption(table)}; second line: change against the baseline"
+        out.print(rendered)
+    elif fmt == "markdown":
+        sys.stdout.write(report.render_markdown(table, note=caption(table)) + "\n")
+    else:
+        sys.stdout.write(report.render_latex(table, note=caption(table)) + "\n")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from engine.store import RESULT_KEYS
 
 BASELINE = "baseline"
 FORMATS = ("table", "csv", "json", "markdown", "latex")
+PERCENT_METRICS = ("accuracy", "f1", "exact_match", "macro_f1", "xtreme score")
 
 
 @dataclass
@@ -107,7 +108,7 @@ def _ordered(items) -> list:
 
 def _scale(metric: str) -> float:
     # Scores in [0, 1] read as percentages, as papers print them.
-    return 100.0 if metric in ("accuracy", "f1", "exact_match", "macro_f1") else 1.0
+    return 100.0 if metric in PERCENT_METRICS else 1.0
 
 
 def metric_scale(metric: str) -> float:

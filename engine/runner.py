@@ -309,6 +309,62 @@ class PlanRunner:
             "samples_per_s": round(result.samples_per_second, 2),
         }
 
+    def run_retrieval(
+        self, stage: TargetStage, task: TaskSpec, hp: StageHparams, result_file
+    ) -> dict[str, Any]:
+        """Score a retrieval target straight from the encoder of the stage it
+        starts from (the intermediate checkpoint, or the pretrained model for
+        the baseline): no target training, as in XTREME."""
+        from engine.data.kind_records import load_retrieval_pairs
+        from engine.kinds.retrieval import evaluate_retrieval, resolve_layer
+
+        start = (
+            str(self.workspace.checkpoint_dir(stage.intermediate_key))
+            if stage.intermediate_key
+            else self.model_path
+        )
+        encoder = load_encoder(start)
+        layer = None if hp.retrieval_layer < 0 else hp.retrieval_layer
+        used_layer = resolve_layer(encoder.config, layer)
+        scores = []
+        for language in stage.languages:
+            if self.should_stop():
+                raise Cancelled("cancelled during retrieval evaluation")
+            source, target, gold = load_retrieval_pairs(task, task.eval_split, language)
+            metrics = evaluate_retrieval(
+                encoder,
+                self.tokenizer,
+                task,
+                source,
+                target,
+                gold,
+                used_layer,
+                hp,
+                self.runtime,
+            )
+            metric, value = next(iter(metrics.items()))
+            score = {
+                "language": language,
+                "split": task.eval_split,
+                "metric": metric,
+                "value": value,
+                "metrics": metrics,
+                "n_examples": len(source),
+                "best_step": None,
+            }
+            scores.append(score)
+            self._record(stage, task, score, reused=False)
+        write_json_atomic(
+            result_file,
+            {
+                "key": stage.key,
+                "run_id": self.run_id,
+                "layer": used_layer,
+                "scores": scores,
+            },
+        )
+        return {"layer": used_layer, "trained": False}
+
     def _record(self, stage: TargetStage, task: TaskSpec, score: dict, reused: bool):
         self.events.emit(
             "eval",

@@ -23,6 +23,11 @@ LIGHT_MODULES = [
     "engine.launch",
     "engine.jsonl",
     "engine.display",
+    "engine.xtreme_report",
+    "engine.metrics.squad",
+    "engine.metrics.mlqa",
+    "engine.metrics.tagging",
+    "engine.metrics.retrieval",
 ]
 HEAVY = ("torch", "transformers", "datasets", "textual")
 

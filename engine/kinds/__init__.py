@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from engine.kinds.base import Features, Kind
 from engine.kinds.classification import ClassificationKind
+from engine.kinds.retrieval import RetrievalKind
 
 KINDS: dict[str, Kind] = {
     "classification": ClassificationKind("classification"),
     "pair_classification": ClassificationKind("pair_classification"),
+    "retrieval": RetrievalKind(),
 }
 
 
