@@ -76,9 +76,11 @@ def run(
     from engine.launch import check_run_id, execute, new_run_id, prepare
 
     ws = Workspace.open(workspace)
-    prepared = prepare(config, ws)
+    prepared = prepare(config, ws, dry_run=dry_run)
     if dry_run:
         _print_plan(prepared)
+        for message in prepared.missing_data.values():
+            err.print(f"[yellow]needs data:[/yellow] {escape(message)}")
         return
     from engine.console import ConsoleReporter
 
@@ -318,7 +320,14 @@ def tasks(
     for col in ("kind", "role", "languages", "metric"):
         table.add_column(col)
     table.add_column("source", overflow="fold")
-    kinds = {"classification": "sentence", "pair_classification": "pair"}
+    kinds = {
+        "classification": "sentence",
+        "pair_classification": "pair",
+        "multiple_choice": "choice",
+        "span_qa": "span QA",
+        "tagging": "tagging",
+        "retrieval": "retrieval",
+    }
     for t in records:
         langs = t["languages"]
         shown = " ".join(langs) if len(langs) <= 7 else f"{len(langs)} langs"

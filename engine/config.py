@@ -19,10 +19,14 @@ from typing import Any
 from engine.errors import InputError, did_you_mean
 from engine.tasks import REGISTRY, get_task
 from engine.tasks.spec import (
+    CLASSIFICATION_KINDS,
+    KIND_METRICS,
+    ROW_FORMATS,
     TASK_KINDS,
     TEXTS_PER_KIND,
     HubSource,
     LocalSource,
+    ManualSource,
     TaskSpec,
 )
 
@@ -203,25 +207,28 @@ class ExperimentConfig:
         overrides = _hub_overrides(self)
         if overrides:
             out["data"] = overrides
-        if self.tasks:
-            out["tasks"] = {n: _custom_task_to_toml(t) for n, t in self.tasks.items()}
+        custom = {n: t for n, t in self.tasks.items() if n not in REGISTRY}
+        if custom:
+            out["tasks"] = {n: _custom_task_to_toml(t) for n, t in custom.items()}
         return out
 
 
-def _hub_overrides(cfg: ExperimentConfig) -> dict[str, dict[str, str]]:
-    """[data.<task>] tables: registered hub tasks whose source was replaced."""
-    out = {}
+def _hub_overrides(cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:
+    """[data.<task>] tables: registered tasks whose source was replaced (a hub
+    mirror or revision, or local files)."""
+    out: dict[str, dict[str, Any]] = {}
     names = [m for choice in cfg.intermediate for m in cfg.members(choice)]
     for name in dict.fromkeys([*names, *cfg.targets]):
         task = cfg.task(name)
-        if name in cfg.tasks or not isinstance(task.source, HubSource):
-            continue
-        original = REGISTRY[name].source
-        if task.source != original:
-            entry = {"path": task.source.path}
+        if name not in REGISTRY or task.source == REGISTRY[name].source:
+            continue  # custom tasks are written under [tasks]
+        if isinstance(task.source, HubSource):
+            entry: dict[str, Any] = {"path": task.source.path}
             if task.source.revision:
                 entry["revision"] = task.source.revision
-            out[name] = entry
+        else:
+            entry = {"files": task.source.detail()["files"]}
+        out[name] = entry
     return out
 
 
@@ -230,10 +237,15 @@ def _custom_task_to_toml(task: TaskSpec) -> dict[str, Any]:
     files: dict[str, Any] = {}
     for (split, lang), path in task.source.files.items():
         files.setdefault(split, {})[lang] = path
+    out: dict[str, Any] = {"kind": task.kind}
+    if task.labels:
+        out["labels"] = list(task.labels)
+    if task.kind in CLASSIFICATION_KINDS:
+        out["text_fields"] = list(task.source.text_fields)
+    else:
+        out["row_format"] = task.source.row_format
     return {
-        "kind": task.kind,
-        "labels": list(task.labels),
-        "text_fields": list(task.source.text_fields),
+        **out,
         "label_field": task.source.label_field,
         "languages": list(task.languages),
         "train_language": task.train_language,
@@ -294,8 +306,8 @@ _TASK_KEYS = (
     "metric",
     "roles",
     "files",
+    "row_format",
 )
-_METRICS = ("accuracy",)
 
 
 class _Validator:
@@ -435,6 +447,8 @@ class _Validator:
         )
 
     def check_intermediate(self, task: TaskSpec, where: str) -> None:
+        # A task whose data must be fetched by hand (CCG) is refused when a run
+        # starts, not here: --dry-run still shows the plan and what it costs.
         if "intermediate" not in task.roles:
             raise self.fail(
                 where,
@@ -608,7 +622,9 @@ class _Validator:
             raise self.fail(f"{where}.{key}", msg) from None
 
     def data_overrides(self, table, custom) -> dict[str, TaskSpec]:
-        """[data.<task>]: read a registered hub task from a mirror or revision."""
+        """[data.<task>]: read a registered task from a hub mirror or revision,
+        from local files in its row format (files), or, for data fetched by
+        hand, from the folder it was put in (path)."""
         if not isinstance(table, dict):
             raise self.fail("data", "expected a table of [data.<task>] tables")
         out = {}
@@ -619,11 +635,18 @@ class _Validator:
                     where, f"unknown task '{name}'{did_you_mean(name, REGISTRY)}"
                 )
             task = REGISTRY[name]
-            if not isinstance(task.source, HubSource):
-                raise self.fail(where, f"task '{name}' does not come from the hub")
             if not isinstance(entry, dict):
-                raise self.fail(where, "expected a table with 'path' and/or 'revision'")
-            self.known_keys(entry, ("path", "revision"), where)
+                raise self.fail(
+                    where, "expected a table with 'path', 'revision' or 'files'"
+                )
+            self.known_keys(entry, ("path", "revision", "files"), where)
+            if "files" in entry or isinstance(task.source, ManualSource):
+                out[name] = self.local_data(task, entry, where)
+                continue
+            if not isinstance(task.source, HubSource):
+                raise self.fail(
+                    where, f"task '{name}' ships its own data; there is nothing to set"
+                )
             source = task.source
             if "path" in entry:
                 text = self.string(entry["path"], f"{where}.path")
@@ -648,6 +671,40 @@ class _Validator:
             out[name] = _replace(task, source=source)
         return out
 
+    def local_data(self, task: TaskSpec, entry, where: str) -> TaskSpec:
+        """[data.<task>] files = {...}, or path = the folder of a manual task."""
+        from engine.data.kind_records import (
+            manual_data_message,
+            resolve_manual_folder,
+            with_local_files,
+        )
+
+        if "revision" in entry or ("path" in entry and "files" in entry):
+            raise self.fail(
+                where,
+                "give 'files' (local files) or 'path' (a folder), not both, and "
+                "no 'revision' with local data",
+            )
+        try:
+            if "files" in entry:
+                suffixes = (
+                    (*DATA_SUFFIXES, ".gold") if task.kind == "retrieval" else None
+                )
+                files = self.task_files(
+                    entry["files"], f"{where}.files", task.train_language, suffixes
+                )
+            elif "path" in entry:
+                folder = self.path(entry["path"], f"{where}.path")
+                files = resolve_manual_folder(task, folder)
+            else:
+                raise InputError(manual_data_message(task))
+            return with_local_files(task, files)
+        except InputError as exc:
+            message = str(exc)
+            if message.startswith(f"{self.file}:"):
+                raise
+            raise self.fail(where, message) from None
+
     def custom_tasks(self, table) -> dict[str, TaskSpec]:
         if not isinstance(table, dict):
             raise self.fail("tasks", "expected a table of [tasks.<name>] tables")
@@ -664,33 +721,63 @@ class _Validator:
                 f"or use [data.{name}] to read the built-in one from local files",
             )
         self.known_keys(entry, _TASK_KEYS, where)
-        for key in ("kind", "labels", "files"):
+        if "kind" not in entry:
+            raise self.fail(where, "missing required key 'kind'")
+        kind = self.choice(entry["kind"], TASK_KINDS, f"{where}.kind")
+        # Classes and tags are named; choices may be; spans and sentences not.
+        needs_labels = kind in (*CLASSIFICATION_KINDS, "tagging")
+        for key in ("labels", "files") if needs_labels else ("files",):
             if key not in entry:
                 raise self.fail(where, f"missing required key '{key}'")
-        kind = self.choice(entry["kind"], TASK_KINDS, f"{where}.kind")
-        labels = self.string_list(entry["labels"], f"{where}.labels")
-        if len(labels) < 2:
-            raise self.fail(f"{where}.labels", "expected at least two labels")
-        n_texts = TEXTS_PER_KIND[kind]
-        default_fields = ("text",) if n_texts == 1 else ("text_a", "text_b")
-        text_fields = self.string_list(
-            entry.get("text_fields", list(default_fields)), f"{where}.text_fields"
-        )
-        if len(text_fields) != n_texts:
-            raise self.fail(
-                f"{where}.text_fields",
-                f"a {kind} task reads {n_texts} text field(s), got {len(text_fields)}",
+        labels = ()
+        if "labels" in entry:
+            labels = self.string_list(entry["labels"], f"{where}.labels")
+            if len(labels) < 2:
+                raise self.fail(f"{where}.labels", "expected at least two labels")
+        row_format = ""
+        if kind in CLASSIFICATION_KINDS:
+            n_texts = TEXTS_PER_KIND[kind]
+            default_fields = ("text",) if n_texts == 1 else ("text_a", "text_b")
+            text_fields = self.string_list(
+                entry.get("text_fields", list(default_fields)), f"{where}.text_fields"
+            )
+            if len(text_fields) != n_texts:
+                raise self.fail(
+                    f"{where}.text_fields",
+                    f"a {kind} task reads {n_texts} text field(s), "
+                    f"got {len(text_fields)}",
+                )
+        else:
+            if "text_fields" in entry:
+                raise self.fail(
+                    f"{where}.text_fields",
+                    f"a {kind} task reads rows in its row_format, not text fields "
+                    f"(row formats: {', '.join(ROW_FORMATS[kind])})",
+                )
+            text_fields = ()
+            row_format = self.choice(
+                entry.get("row_format", ROW_FORMATS[kind][0]),
+                ROW_FORMATS[kind],
+                f"{where}.row_format",
             )
         label_field = self.string(
-            entry.get("label_field", "label"), f"{where}.label_field"
+            entry.get("label_field", "tags" if kind == "tagging" else "label"),
+            f"{where}.label_field",
         )
         train_language = self.string(
             entry.get("train_language", "en"), f"{where}.train_language"
         )
         metric = self.choice(
-            entry.get("metric", "accuracy"), _METRICS, f"{where}.metric"
+            entry.get("metric", KIND_METRICS[kind][0]),
+            KIND_METRICS[kind],
+            f"{where}.metric",
         )
-        files = self.task_files(entry["files"], f"{where}.files", train_language)
+        files = self.task_files(
+            entry["files"],
+            f"{where}.files",
+            train_language,
+            (*DATA_SUFFIXES, ".gold") if kind == "retrieval" else None,
+        )
         test_langs = tuple(lang for (split, lang) in files if split == "test")
         languages = self.string_list(
             entry.get("languages", list(test_langs) or [train_language]),
@@ -706,11 +793,11 @@ class _Validator:
         roles = []
         if ("train", train_language) in files:
             roles.append("intermediate")
-        if test_langs and ("train", train_language) in files:
+        if (test_langs and ("train", train_language) in files) or kind == "retrieval":
             roles.append("target")
         if "roles" in entry:
             roles = list(self.string_list(entry["roles"], f"{where}.roles"))
-        if ("train", train_language) not in files:
+        if ("train", train_language) not in files and kind != "retrieval":
             raise self.fail(
                 f"{where}.files",
                 f"missing 'train' (the {train_language} training file)",
@@ -726,12 +813,17 @@ class _Validator:
             train_language=train_language,
             eval_split="test" if test_langs else "validation",
             description=f"Custom task from {self.file.name}",
+            allows_no_answer=metric == "squad_v2",
             source=LocalSource(
-                files=files, text_fields=text_fields, label_field=label_field
+                files=files,
+                text_fields=text_fields,
+                label_field=label_field,
+                row_format=row_format,
             ),
         )
 
-    def task_files(self, table, where: str, train_language: str):
+    def task_files(self, table, where: str, train_language: str, suffixes=None):
+        suffixes = suffixes or DATA_SUFFIXES
         if not isinstance(table, dict):
             raise self.fail(where, "expected a table: train, validation, test")
         self.known_keys(table, ("train", "validation", "test"), where)
@@ -746,11 +838,11 @@ class _Validator:
                     else (f"{where}.{split}")
                 )
                 resolved = self.path(path, key)
-                if Path(resolved).suffix.lower() not in DATA_SUFFIXES:
+                if Path(resolved).suffix.lower() not in suffixes:
                     raise self.fail(
                         key,
                         f"'{Path(resolved).name}' is not a data file; expected one "
-                        f"of {', '.join(DATA_SUFFIXES)}",
+                        f"of {', '.join(suffixes)}",
                     )
                 files[(split, lang)] = resolved
         return files

@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import tomli_w
 
 from engine.atomic import write_text_atomic
 from engine.config import ExperimentConfig, load_config
+from engine.data.kind_records import manual_data_message
 from engine.data.loaders import check_local_data, has_split
 from engine.errors import InputError
 from engine.events import EventWriter
@@ -44,23 +45,39 @@ class Prepared:
     config: ExperimentConfig
     plan: Plan
     workspace: Workspace
+    missing_data: dict[str, str] = field(default_factory=dict)  # task -> what to fetch
 
 
-def prepare(config_path: str, workspace: Workspace) -> Prepared:
-    """Load, validate and plan; check every local data file. InputError if bad."""
+def prepare(config_path: str, workspace: Workspace, dry_run: bool = False) -> Prepared:
+    """Load, validate and plan; check every local data file. InputError if bad.
+
+    Data that must be downloaded by hand (CCG) and is not configured stops a
+    run here; a dry run plans it anyway and lists it in `missing_data`."""
     config = load_config(config_path)
     members = [m for choice in config.intermediate for m in config.members(choice)]
+    missing = {
+        name: manual_data_message(config.task(name))
+        for name in dict.fromkeys([*members, *config.targets])
+        if config.task(name).manual
+    }
+    if missing and not dry_run:
+        name, message = next(iter(missing.items()))
+        raise InputError(f"{config.source_file}: {message}")
     for name in dict.fromkeys(members):
         task = config.task(name)
+        if name in missing:
+            continue
         wanted = [(s, task.train_language) for s in ("train", "validation")]
         check_local_data(task, [w for w in wanted if has_split(task, *w)])
     for name in config.targets:
         task = config.task(name)
+        if name in missing:
+            continue
         wanted = [(s, task.train_language) for s in ("train", "validation")]
         wanted += [(task.eval_split, lang) for lang in config.languages[name]]
         check_local_data(task, [w for w in wanted if has_split(task, *w)])
     plan = make_plan(config, workspace)
-    return Prepared(config, plan, workspace)
+    return Prepared(config, plan, workspace, missing)
 
 
 def new_run_id(name: str) -> str:

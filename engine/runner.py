@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from engine.atomic import write_json_atomic
@@ -178,7 +179,14 @@ class PlanRunner:
             )
             return {"checkpoint": str(folder)}
         members = [self.config.task(name) for name in self.config.members(stage.task)]
-        hp = self.config.intermediate_hparams
+        group = self.config.groups.get(stage.task)
+        # A group trains with the stage's values; each task's own values
+        # ([train.tasks.<task>]) still decide how its data is read (length, stride).
+        hp = (
+            self.config.intermediate_hparams
+            if group is not None
+            else self.config.hparams_for("intermediate", stage.task)
+        )
         model = self._new_model(self.model_path, members)
         tasks = [
             self.train_task(t, self.config.hparams_for("intermediate", t.name))
@@ -191,7 +199,7 @@ class PlanRunner:
             tasks,
             hp,
             select_best=False,
-            group=self.config.groups.get(stage.task),
+            group=group,
         )
         # Write the encoder whole under a temporary name, then move it into place.
         partial = folder.with_name(folder.name + ".partial")
@@ -286,7 +294,7 @@ class PlanRunner:
                 "metric": metric,
                 "value": value,
                 "metrics": metrics,
-                "n_examples": len(records) if records is not None else len(data),
+                "n_examples": _examples_scored(data),
                 "best_step": result.best_step,
             }
             scores.append(score)
@@ -417,3 +425,10 @@ def _stage_fields(stage) -> dict[str, Any]:
         "intermediate": stage.intermediate,
         "languages": list(stage.languages),
     }
+
+
+def _examples_scored(features: Features) -> int:
+    """Examples behind the features: QA windows and tagging chunks map back
+    to their record, so a record cut into several units counts once."""
+    index = features.unit_arrays.get("record_index")
+    return len(features) if index is None else len(np.unique(index))

@@ -29,9 +29,12 @@ def test_tasks_json_lists_the_real_tasks_with_their_sources():
     }
     assert tasks["xnli"]["source"] == "hub:facebook/xnli"
     assert tasks["xnli"]["labels"] == ["entailment", "neutral", "contradiction"]
+    from engine.kinds import KINDS
+
     for t in tasks.values():
-        assert t["kind"] in ("classification", "pair_classification")
-        assert t["metric"] == "accuracy"
+        assert t["kind"] in KINDS  # every registered task can be run
+        if t["kind"] in ("classification", "pair_classification"):
+            assert t["metric"] == "accuracy"
 
 
 def _script(text: str) -> str:

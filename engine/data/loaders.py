@@ -12,7 +12,7 @@ from pathlib import Path
 from engine.data.examples import Example
 from engine.data.local_files import load_examples
 from engine.errors import InputError
-from engine.tasks.spec import HubSource, LocalSource, TaskSpec
+from engine.tasks.spec import CLASSIFICATION_KINDS, HubSource, LocalSource, TaskSpec
 
 
 def load_split(task: TaskSpec, split: str, language: str) -> list[Example]:
@@ -65,9 +65,19 @@ def _mtime(path: str) -> int:
 
 def check_local_data(task: TaskSpec, splits: list[tuple[str, str]]) -> None:
     """Parse every local file a run will read, so bad data fails before it starts."""
-    if isinstance(task.source, LocalSource):
-        for split, language in splits:
+    if not isinstance(task.source, LocalSource):
+        return
+    for split, language in splits:
+        if task.kind in CLASSIFICATION_KINDS:
             load_split(task, split, language)
+        elif task.kind == "retrieval":
+            from engine.data.kind_records import load_retrieval_pairs
+
+            load_retrieval_pairs(task, split, language)
+        else:
+            from engine.data.kind_records import load_kind_records
+
+            load_kind_records(task, split, language)
 
 
 def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
@@ -79,11 +89,14 @@ def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
             return f"{task.name}:{split}:{language}:missing"
         return f"sha256:{_file_sha256(path, _mtime(path))}"
     assert isinstance(source, HubSource)
-    config = source.configs.get(language)
+    # What is read: the config holding this split (xquad trains on SQuAD), the
+    # rows kept (TyDiQA's languages share one config) and how rows are read.
+    config = source.config_for(split, language)
+    read = f"{config}:{source.id_prefix(split, language)}:{source.row_format}"
     if Path(source.path).is_dir():
-        return f"mirror:{_folder_signature(Path(source.path))}:{config}:{split}"
+        return f"mirror:{_folder_signature(Path(source.path))}:{read}:{split}"
     return (
-        f"hub:{source.path}:{config}:{source.splits.get(split)}:"
+        f"hub:{source.path}:{read}:{source.splits.get(split)}:"
         f"{source.revision or 'main'}:{','.join(source.text_fields)}"
     )
 

@@ -9,12 +9,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.errors import InputError, did_you_mean
-from engine.tasks import demo, nli, paraphrase, sentiment
+from engine.tasks import (
+    demo,
+    multiple_choice,
+    nli,
+    paraphrase,
+    qa,
+    retrieval,
+    sentiment,
+    tagging,
+)
 from engine.tasks.spec import TaskSpec
 
 REGISTRY: dict[str, TaskSpec] = {
     task.name: task
-    for module in (nli, paraphrase, sentiment, demo)
+    for module in (
+        nli,
+        paraphrase,
+        sentiment,
+        multiple_choice,
+        qa,
+        tagging,
+        retrieval,
+        demo,
+    )
     for task in module.TASKS
 }
 

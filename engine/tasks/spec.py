@@ -1,20 +1,52 @@
 """What a task is: plain data, no behaviour.
 
 A task names its kind (which head and metric it needs), its label set, its
-languages and where its data comes from: a dataset on the hub, or local files
-(per split and language). Loaders in engine.data read either.
+languages and where its data comes from: a dataset on the hub, local files
+(per split and language), or data the user must fetch by hand (`ManualSource`,
+with instructions). Loaders in engine.data read all of them; a task's
+`row_format` names the adapter (engine.data.kind_records) that turns one row of
+its dataset into the canonical record of its kind, so local files written in
+the hub dataset's own row format read exactly like the hub.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-TASK_KINDS = ("classification", "pair_classification")
+TASK_KINDS = (
+    "classification",
+    "pair_classification",
+    "multiple_choice",
+    "span_qa",
+    "tagging",
+    "retrieval",
+)
+CLASSIFICATION_KINDS = ("classification", "pair_classification")
 ROLES = ("intermediate", "target")
 
-# How many text fields each kind reads per example.
+# How many text fields each classification kind reads per example.
 TEXTS_PER_KIND = {"classification": 1, "pair_classification": 2}
+
+# The metrics each kind can score (the kinds route on the name); the first is
+# the default of a custom task of that kind.
+KIND_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy",),
+    "pair_classification": ("accuracy",),
+    "multiple_choice": ("accuracy",),
+    "span_qa": ("squad", "squad_v2", "mlqa", "tydiqa"),
+    "tagging": ("accuracy", "span_f1", "pos_f1"),
+    "retrieval": ("tatoeba_accuracy", "bucc_f1"),
+}
+
+# Row formats (adapters in engine.data.kind_records), per kind; the first is
+# the default of a custom task of that kind. Each is documented there.
+ROW_FORMATS: dict[str, tuple[str, ...]] = {
+    "multiple_choice": ("multiple_choice", "hellaswag", "commonsense_qa", "cosmos_qa"),
+    "span_qa": ("squad",),
+    "tagging": ("tagging", "ccg"),
+    "retrieval": ("tatoeba", "bucc"),
+}
 
 
 @dataclass(frozen=True)
@@ -23,31 +55,113 @@ class HubSource:
 
     `configs` maps a language to the dataset config that holds it (XNLI has one
     config per language); `splits` maps xlt's split names to the dataset's.
-    `path` may be replaced by a local mirror in the same layout (see the config
-    file's [data.<task>] table).
+    `split_configs` pins the config of a split whatever the language: XTREME
+    trains XQuAD and MLQA on SQuAD v1.1, which google/xtreme holds as its
+    "SQuAD" config. `language_ids` keeps, for a language, only the rows whose
+    `id` starts with "<prefix>-" (TyDiQA-GoldP holds all languages in one
+    config, ids like "english-...-1"). `path` may be replaced by a local mirror
+    in the same layout (see the config file's [data.<task>] table).
     """
 
     path: str
     configs: Mapping[str, str | None]
     splits: Mapping[str, str]
-    text_fields: tuple[str, ...]
+    text_fields: tuple[str, ...] = ()
     label_field: str = "label"
     revision: str | None = None
+    row_format: str = ""
+    split_configs: Mapping[str, str] = field(default_factory=dict)
+    language_ids: Mapping[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         return f"hub:{self.path}" + (f"@{self.revision}" if self.revision else "")
 
+    def has(self, split: str, language: str) -> bool:
+        return split in self.splits and language in self.configs
+
+    def config_for(self, split: str, language: str) -> str | None:
+        """The dataset config that holds this split of this language."""
+        if split in self.split_configs:
+            return self.split_configs[split]
+        return self.configs.get(language)
+
+    def id_prefix(self, split: str, language: str) -> str | None:
+        """Rows to keep, by id prefix; None keeps all (a pinned split config
+        is read whole)."""
+        if split in self.split_configs:
+            return None
+        return self.language_ids.get(language)
+
+    def detail(self) -> dict:
+        """Which repository, configs and splits are read (`tasks --json`)."""
+        out: dict = {
+            "hub": self.path,
+            "configs": dict(self.configs),
+            "splits": dict(self.splits),
+        }
+        if self.revision:
+            out["revision"] = self.revision
+        if self.row_format:
+            out["row_format"] = self.row_format
+        if self.split_configs:
+            out["split_configs"] = dict(self.split_configs)
+        if self.language_ids:
+            out["id_prefixes"] = dict(self.language_ids)
+        return out
+
 
 @dataclass(frozen=True)
 class LocalSource:
-    """Local JSONL / CSV / TSV files, one per (split, language)."""
+    """Local JSONL / JSON / CSV / TSV files, one per (split, language).
+
+    Classification tasks read `text_fields` and `label_field`; the other kinds
+    read rows in the format `row_format` names (the hub dataset's own)."""
 
     files: Mapping[tuple[str, str], str]
-    text_fields: tuple[str, ...]
+    text_fields: tuple[str, ...] = ()
     label_field: str = "label"
+    row_format: str = ""
 
     def describe(self) -> str:
         return f"local files ({len(self.files)})"
+
+    def has(self, split: str, language: str) -> bool:
+        return (split, language) in self.files
+
+    def detail(self) -> dict:
+        files: dict = {}
+        for (split, lang), path in self.files.items():
+            files.setdefault(split, {})[lang] = path
+        out: dict = {"files": files}
+        if self.row_format:
+            out["row_format"] = self.row_format
+        return out
+
+
+@dataclass(frozen=True)
+class ManualSource(LocalSource):
+    """Data no loader can fetch (a licence, a click-through, no public copy).
+
+    It has no files until the user points [data.<task>] at them, so every
+    loader sees a local source without files; `instructions` say what to fetch
+    and how to lay it out. `layout` maps (split, language) to the file name
+    expected inside the folder given as [data.<task>] path."""
+
+    instructions: str = ""
+    layout: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return "manual download (see the task's 'manual')"
+
+    def detail(self) -> dict:
+        expected: dict = {}
+        for (split, lang), name in self.layout.items():
+            expected.setdefault(split, {})[lang] = name
+        return {
+            "manual": self.instructions,
+            "expected_files": expected,
+            "row_format": self.row_format,
+        }
 
 
 @dataclass(frozen=True)
@@ -63,14 +177,27 @@ class TaskSpec:
     eval_split: str = "test"
     description: str = ""
     family: str = ""
+    allows_no_answer: bool = False
+    """Span QA: questions may have no answer in the context (SQuAD v2.0)."""
 
     @property
     def source_text(self) -> str:
         return self.source.describe()
 
+    @property
+    def manual(self) -> str:
+        """What to fetch by hand, or "" when the data loads by itself."""
+        if isinstance(self.source, ManualSource):
+            return self.source.instructions
+        return ""
+
+    @property
+    def row_format(self) -> str:
+        return self.source.row_format
+
     def as_dict(self) -> dict:
         """The public description used by `xlt-engine tasks --json`."""
-        return {
+        out = {
             "name": self.name,
             "kind": self.kind,
             "family": self.family,
@@ -79,6 +206,13 @@ class TaskSpec:
             "languages": list(self.languages),
             "train_language": self.train_language,
             "metric": self.metric,
+            "eval_split": self.eval_split,
             "source": self.source_text,
+            "data": self.source.detail(),
             "description": self.description,
         }
+        if self.allows_no_answer:
+            out["allows_no_answer"] = True
+        if self.manual:
+            out["manual"] = self.manual
+        return out

@@ -1,0 +1,82 @@
+"""Sentence retrieval (XTREME targets, no training): BUCC 2018 bitext mining
+and Tatoeba similarity search.
+
+Records: one per sentence, {"id", "text", "side"} with side "source" (the
+non-English sentence) or "target" (English); source records also carry
+"gold": the ids of their English translations (engine.data.kind_records).
+
+Languages follow the XTREME reference: BUCC in de, fr, ru, zh; Tatoeba in the
+36 languages of google-research/xtreme's utils_preprocess.tatoeba_preprocess
+(its ISO 639-3 names are google/xtreme's config suffixes). Both are scored on
+XTREME's test data: for BUCC the "training" release with its gold pairs (the
+hub's test split), for Tatoeba the one split there is (the hub's
+"validation").
+"""
+
+from __future__ import annotations
+
+from engine.tasks.spec import HubSource, TaskSpec
+
+XTREME_HUB = "google/xtreme"
+
+BUCC_LANGUAGES = ("de", "fr", "ru", "zh")
+
+# ISO 639-1 -> ISO 639-3 as google/xtreme names its "tatoeba.<code>" configs.
+TATOEBA_CODES = {
+    "af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu",
+    "el": "ell", "es": "spa", "et": "est", "eu": "eus", "fa": "pes",
+    "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun",
+    "id": "ind", "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat",
+    "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar", "nl": "nld",
+    "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel",
+    "th": "tha", "tl": "tgl", "tr": "tur", "ur": "urd", "vi": "vie",
+    "zh": "cmn",
+}  # fmt: skip
+TATOEBA_LANGUAGES = tuple(TATOEBA_CODES)
+
+BUCC2018 = TaskSpec(
+    name="bucc2018",
+    kind="retrieval",
+    family="retrieval",
+    labels=(),
+    languages=BUCC_LANGUAGES,
+    roles=("target",),
+    metric="bucc_f1",
+    eval_split="test",
+    description="BUCC 2018: mine translation pairs from comparable corpora, "
+    "F1 at the best margin threshold (XTREME). The hub copy holds only the "
+    "gold pairs; for the full corpora (every unpaired sentence too) point "
+    "[data.bucc2018] files at the original BUCC 2018 .gold files.",
+    source=HubSource(
+        # Configs "bucc18.<lang>": source_sentence, target_sentence,
+        # source_lang, target_lang, one row per gold pair; validation = the
+        # "sample" release, test = the "training" release (as XTREME).
+        path=XTREME_HUB,
+        configs={lang: f"bucc18.{lang}" for lang in BUCC_LANGUAGES},
+        splits={"validation": "validation", "test": "test"},
+        row_format="bucc",
+    ),
+)
+
+TATOEBA = TaskSpec(
+    name="tatoeba",
+    kind="retrieval",
+    family="retrieval",
+    labels=(),
+    languages=TATOEBA_LANGUAGES,
+    roles=("target",),
+    metric="tatoeba_accuracy",
+    eval_split="test",
+    description="Tatoeba: find each sentence's English translation among up to "
+    "1000, 36 languages (XTREME).",
+    source=HubSource(
+        # Configs "tatoeba.<iso 639-3>": source_sentence, target_sentence,
+        # source_lang, target_lang; row i pairs sentence i with translation i.
+        path=XTREME_HUB,
+        configs={lang: f"tatoeba.{code}" for lang, code in TATOEBA_CODES.items()},
+        splits={"test": "validation"},
+        row_format="tatoeba",
+    ),
+)
+
+TASKS = (BUCC2018, TATOEBA)
