@@ -91,12 +91,18 @@ class LaunchForm:
     device: str = "auto"
     precision: str = "fp32"
     hparams: dict[str, dict[str, str]] = field(default_factory=dict)
+    # One multi-task group (several intermediate tasks trained together) can be
+    # edited in the form; more stay as the file has them.
+    group_name: str = ""
+    group_tasks: str = ""
+    group_sampling: str = "proportional"
 
     @classmethod
     def from_file(cls, path: Path) -> LaunchForm:
         """Open a config; InputError (the engine's words) if it is not valid."""
         raw = read_toml(path)
         cfg = parse_config(raw, source=path)
+        group = next(iter(cfg.groups.values()), None)
         return cls(
             base=raw,
             source=path,
@@ -113,6 +119,9 @@ class LaunchForm:
                 "intermediate": _hparam_text(cfg.intermediate_hparams),
                 "target": _hparam_text(cfg.target_hparams),
             },
+            group_name=group.name if group else "",
+            group_tasks=", ".join(group.tasks) if group else "",
+            group_sampling=group.sampling if group else "proportional",
         )
 
     @classmethod
@@ -136,6 +145,7 @@ class LaunchForm:
             device=self.device,
             precision=self.precision,
         )
+        self._apply_group(raw)
         langs = {t: v for t, v in self.languages.items() if t in self.targets}
         if langs:
             raw["languages"] = langs
@@ -147,6 +157,35 @@ class LaunchForm:
             train[stage] = table
         raw["train"] = train
         return raw
+
+    def _apply_group(self, raw: dict[str, Any]) -> None:
+        """The form's group becomes [groups.<name>] and one intermediate choice."""
+        groups = dict(raw.get("groups", {}))
+        base_groups = self.base.get("groups", {})
+        original = next(iter(base_groups), None)
+        if original is not None:
+            groups.pop(original, None)
+        # The task list shows tasks only: the file's other groups stay chosen.
+        others = [
+            c
+            for c in self.base.get("intermediate", [])
+            if c in base_groups and c != original
+        ]
+        raw["intermediate"] = [
+            *(c for c in raw["intermediate"] if c != original and c not in others),
+            *others,
+        ]
+        tasks = [t for t in self.group_tasks.replace(",", " ").split() if t]
+        if tasks:
+            name = self.group_name.strip() or "group"
+            entry = dict(self.base.get("groups", {}).get(original) or {})
+            entry.update(tasks=tasks, sampling=self.group_sampling)
+            groups[name] = entry
+            raw["intermediate"] = [*raw["intermediate"], name]
+        if groups:
+            raw["groups"] = groups
+        else:
+            raw.pop("groups", None)
 
 
 def _hparam_text(h: StageHparams) -> dict[str, str]:

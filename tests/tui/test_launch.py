@@ -79,3 +79,32 @@ async def test_launch_with_bad_data_shows_failed_with_the_engines_reason(
         detail = str(app.screen.query_one("#runs-detail").render())
         assert "train.jsonl" in detail and "maybe" in detail
     assert not (Path(tmp_path / "ws") / "runs").exists()  # nothing half-written
+
+
+def test_paper_config_round_trips_through_the_form_with_its_group():
+    from engine.config import parse_config
+
+    paper = DEMO_CONFIG.parent / "xstilts_paper.toml"
+    form = LaunchForm.from_file(paper)
+    assert form.group_name == "all-nine"
+    assert form.group_tasks.startswith("anli, ccg")
+    original = parse_config(LaunchForm.from_file(paper).base, paper)
+    again = parse_config(form.to_raw(), paper)
+    assert again.intermediate == original.intermediate
+    assert again.groups == original.groups
+    assert again.task_overrides == original.task_overrides
+
+
+async def test_group_typed_in_the_form_becomes_one_intermediate_choice(tmp_path):
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=DEMO_CONFIG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        assert "2 intermediate" in check_text(app)
+        app.screen.query_one("#group-tasks", Input).value = "demo-topic, demo-triva-qa"
+        await wait_until(pilot, lambda: check_text(app).startswith("error"))
+        assert "did you mean 'demo-trivia-qa'" in check_text(app)
+        app.screen.query_one("#group-tasks", Input).value = "demo-topic, demo-trivia-qa"
+        await wait_until(pilot, lambda: "3 intermediate" in check_text(app))
+        raw = app.screen.read_form().to_raw()
+        assert raw["intermediate"][-1] == "group"
+        assert raw["groups"]["group"]["tasks"] == ["demo-topic", "demo-trivia-qa"]

@@ -30,6 +30,7 @@ from textual.widgets import (
 )
 from textual.widgets.selection_list import Selection
 
+from engine.config import SAMPLINGS
 from engine.errors import InputError
 from engine.tasks import REGISTRY
 from engine.tasks.spec import TaskSpec
@@ -110,6 +111,20 @@ class LaunchScreen(Screen):
                 with Vertical(classes="field"):
                     yield Label("target tasks")
                     yield SelectionList(id="targets")
+            with Horizontal(classes="row"):
+                with Vertical(classes="field"):
+                    yield Label("multi-task group")
+                    yield Input(id="group-tasks", placeholder="e.g. mnli, squad_v2")
+                with Vertical(classes="field"):
+                    yield Label("group name")
+                    yield Input(id="group-name", placeholder="group")
+                with Vertical(classes="field"):
+                    yield Label("sampling")
+                    yield Select(
+                        [(m, m) for m in SAMPLINGS],
+                        id="group-sampling",
+                        allow_blank=False,
+                    )
             yield Label("languages evaluated per target (all by default)")
             yield SelectionList(id="languages")
             with Horizontal(classes="row"):
@@ -168,13 +183,21 @@ class LaunchScreen(Screen):
         self.query_one("#device", Select).value = form.device
         self.query_one("#precision", Select).value = form.precision
         self.query_one("#baseline", Checkbox).value = form.baseline
+        self.query_one("#group-tasks", Input).value = form.group_tasks
+        self.query_one("#group-name", Input).value = form.group_name
+        self.query_one("#group-sampling", Select).value = form.group_sampling
         for stage in STAGES:
             for key in FORM_HPARAMS:
                 value = form.hparams.get(stage, {}).get(key, "")
                 self.query_one(f"#hp-{stage}-{key}", Input).value = value
         tasks = self._tasks()
+        groups = set(form.base.get("groups", {}))
         for list_id, role, chosen in (
-            ("intermediate", "intermediate", form.intermediate),
+            (
+                "intermediate",
+                "intermediate",
+                [c for c in form.intermediate if c not in groups],
+            ),
             ("targets", "target", form.targets),
         ):
             sl = self.query_one(f"#{list_id}", SelectionList)
@@ -211,6 +234,9 @@ class LaunchScreen(Screen):
         f.device = str(self.query_one("#device", Select).value)
         f.precision = str(self.query_one("#precision", Select).value)
         f.baseline = self.query_one("#baseline", Checkbox).value
+        f.group_tasks = self.query_one("#group-tasks", Input).value
+        f.group_name = self.query_one("#group-name", Input).value
+        f.group_sampling = str(self.query_one("#group-sampling", Select).value)
         f.intermediate = list(self.query_one("#intermediate", SelectionList).selected)
         f.targets = list(self.query_one("#targets", SelectionList).selected)
         langs: dict[str, list[str]] = {t: [] for t in f.targets}
