@@ -1,9 +1,12 @@
 """Write the results view on screen to files for a paper: CSV, Markdown, LaTeX
 and a PNG heatmap. What is written is the view: its languages (filter), its
-row order (sort) and its mode (scores, or changes against the baseline).
+row order (sort) and its mode (scores, or changes against the baseline). The
+XTREME table of a run is written the same way (its columns are tasks, group
+scores and the overall score).
 
-Files go to `<workspace>/exports/<run_id>-<target>-<mode>.<ext>`; writing
-again replaces them (atomically: a reader never sees half a file).
+Files go to `<workspace>/exports/<run_id>-<target>-<mode>.<ext>` (target
+"xtreme" for the XTREME table); writing again replaces them (atomically: a
+reader never sees half a file).
 
 Light module: no torch, no textual; matplotlib is imported only to draw a PNG.
 """
@@ -21,15 +24,18 @@ from xlt_tui.results_view import (
     DELTA,
     SCORE,
     ResultsView,
+    XtremeView,
     interpolate,
     text_colour,
 )
+
+View = ResultsView | XtremeView
 
 FORMATS = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "png": "PNG heatmap"}
 EXPORT_DIR = "exports"
 
 
-def export_path(workspace_root: Path, view: ResultsView, ext: str) -> Path:
+def export_path(workspace_root: Path, view: View, ext: str) -> Path:
     stem = "-".join(_safe(x) for x in (view.run_id, view.target, view.mode))
     return Path(workspace_root) / EXPORT_DIR / f"{stem}.{ext}"
 
@@ -38,7 +44,7 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@+=-]+", "_", text) or "_"
 
 
-def export_view(view: ResultsView, workspace_root: Path, ext: str) -> Path:
+def export_view(view: View, workspace_root: Path, ext: str) -> Path:
     """Write `view` as `ext` (csv, md, tex, png); returns the path written."""
     if ext not in FORMATS:
         raise ValueError(
@@ -57,14 +63,14 @@ def export_view(view: ResultsView, workspace_root: Path, ext: str) -> Path:
     return path
 
 
-def export_all(view: ResultsView, workspace_root: Path) -> list[Path]:
+def export_all(view: View, workspace_root: Path) -> list[Path]:
     return [export_view(view, workspace_root, ext) for ext in FORMATS]
 
 
 # -- tables --------------------------------------------------------------------
 
 
-def to_csv(view: ResultsView) -> str:
+def to_csv(view: View) -> str:
     """One line per row of the view, one column per column of the view, plus
     `quantity` (score or delta: in delta mode the baseline row holds scores).
     Numbers are the view's, in its units (percent for accuracy-like metrics),
@@ -84,18 +90,18 @@ def to_csv(view: ResultsView) -> str:
     return buf.getvalue()
 
 
-def to_markdown(view: ResultsView) -> str:
+def to_markdown(view: View) -> str:
     return render_markdown(view.table, cell_text=view.cell_text, note=view.note())
 
 
-def to_latex(view: ResultsView) -> str:
+def to_latex(view: View) -> str:
     return render_latex(view.table, cell_text=view.cell_text, note=view.note())
 
 
 # -- the heatmap for a paper ---------------------------------------------------------
 
 
-def _write_png_atomic(view: ResultsView, path: Path) -> None:
+def _write_png_atomic(view: View, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         write_png(view, tmp)
@@ -104,7 +110,7 @@ def _write_png_atomic(view: ResultsView, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_png(view: ResultsView, path: Path, dpi: int = 200) -> None:
+def write_png(view: View, path: Path, dpi: int = 200) -> None:
     """The heatmap as a figure: annotated cells, colour bar, labelled axes and
     a title naming the target and metric. Same colours as on screen."""
     import matplotlib
@@ -144,7 +150,7 @@ def write_png(view: ResultsView, path: Path, dpi: int = 200) -> None:
                 colour = "#444444"
             else:
                 colour = text_colour(interpolate(view.stops, view.fraction(value)))
-            weight = "bold" if c == "avg" else "normal"
+            weight = "bold" if c in view.summary_columns else "normal"
             ax.text(
                 j,
                 i,
@@ -158,10 +164,11 @@ def write_png(view: ResultsView, path: Path, dpi: int = 200) -> None:
     ax.set_xticks(range(len(cols)), labels=cols, fontsize=8)
     ax.set_yticks(range(len(rows)), labels=rows, fontsize=8)
     ax.tick_params(top=True, bottom=False, labeltop=True, labelbottom=False, length=0)
-    ax.set_xlabel("language (zero-shot)", fontsize=8)
+    ax.set_xlabel(view.column_axis, fontsize=8)
     ax.set_ylabel("intermediate task", fontsize=8)
-    if "avg" in cols and len(cols) > 1:
-        ax.axvline(len(cols) - 1.5, color="#333333", linewidth=0.8)
+    summaries = [j for j, c in enumerate(cols) if c in view.summary_columns]
+    if summaries and 0 < summaries[0]:  # a rule before the summary columns
+        ax.axvline(summaries[0] - 0.5, color="#333333", linewidth=0.8)
     if view.reference_rows and rows and rows[0] in view.reference_rows:
         ax.axhline(0.5, color="#333333", linewidth=0.8)
     legend = view.legend()
@@ -169,8 +176,10 @@ def write_png(view: ResultsView, path: Path, dpi: int = 200) -> None:
     bar.set_label(legend.caption.split(";")[0], fontsize=8)
     bar.ax.tick_params(labelsize=7)
     what = "change against the baseline" if view.mode == DELTA else "zero-shot score"
-    title = f"{view.target} · {view.metric} · {what}"
+    title = f"{view.table.target} · {view.metric} · {what}"
     subtitle = f"run {view.run_id}"
+    if isinstance(view, XtremeView):
+        subtitle += f" · {view.caption}"
     if view.filtered:
         subtitle += " · avg over the languages shown"
     ax.set_title(f"{title}\n{subtitle}", fontsize=9)

@@ -1,7 +1,9 @@
 """What the results screen shows, as plain data: the heatmap of one run and
 target task (rows: intermediate choices; columns: languages, then their
-average), and the overview of a run (rows: intermediate choices; columns:
-target tasks, each cell the average over languages).
+average), the overview of a run (rows: intermediate choices; columns: target
+tasks, each cell the average over languages), and the run's XTREME table
+(rows: intermediate choices; columns: the XTREME tasks, the complete group
+scores and the overall score, as `xlt-engine results --xtreme` prints it).
 
 Two modes. `score`: the mean over seeds, on a sequential scale from the view's
 lowest to its highest score. `delta`: the change against the baseline, on a
@@ -20,12 +22,17 @@ widgets read the same object, so a file written is the view on screen.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
+from engine.metrics import xtreme
+from engine.metrics.registry import task_metric
 from engine.report import BASELINE, Pivot, format_cell, metric_scale, pivot
+from engine.xtreme_report import METRIC as XTREME_METRIC
+from engine.xtreme_report import OVERALL, caption, xtreme_pivot
 
 SCORE = "score"
 DELTA = "delta"
@@ -296,6 +303,10 @@ class ResultsView(Grid):
     table: Pivot | None = None  # filtered columns, sorted rows: what is shown
     _cells: dict[Key, _CellRecords] = field(default_factory=dict, repr=False)
 
+    # What the columns are, and which summarise the others (for the PNG).
+    column_axis: ClassVar[str] = "language (zero-shot)"
+    summary_columns: ClassVar[tuple[str, ...]] = (AVG,)
+
     @property
     def has_baseline(self) -> bool:
         return self.table is not None and BASELINE in self.table.rows
@@ -348,25 +359,11 @@ class ResultsView(Grid):
 
     def cell_text(self, row: str, column: str) -> str:
         """Cell text for tables written to files: score±std, or the change."""
-        cell = self.table.cell(row, column) if self.table else None
-        if cell is None:
-            return MISSING
-        if self.shows_change(row):
-            if cell.delta is None:
-                return MISSING
-            k = metric_scale(self.metric)
-            return f"{cell.delta * k:+.1f}" if k == 100.0 else f"{cell.delta:+.3f}"
-        return format_cell(cell, self.metric, with_delta=False)
+        return _cell_text(self, row, column)
 
     def note(self) -> str:
         """One line saying what the numbers are, for titles and captions."""
-        seeds = max((len(c.values) for c in self.table.cells.values()), default=0)
-        stat = f"mean±std over {seeds} seeds" if seeds > 1 else "one seed"
-        if self.mode == DELTA:
-            what = "change against the baseline, baseline row: score"
-        else:
-            what = "score"
-        text = f"{what}; {stat}"
+        text = _note(self)
         if self.filtered:
             text += f"; avg over {', '.join(self.shown_languages)}"
         return text
@@ -506,4 +503,222 @@ def build_overview(
         if mode == DELTA and has_baseline
         else frozenset(),
         title="average over languages per target task",
+    )
+
+
+# -- the XTREME table of a run --------------------------------------------------------
+
+XTREME = "xtreme"  # the view's name in export file names
+
+
+def no_xtreme_message(run_id: str, targets: Sequence[str]) -> str:
+    have = f"its targets are {', '.join(targets)}; " if targets else ""
+    return (
+        f"this run ({run_id}) has no XTREME target task: {have}the XTREME table "
+        f"needs one of {', '.join(xtreme.XTREME_TASKS)}"
+    )
+
+
+@dataclass(frozen=True)
+class XtremeDetail(CellDetail):
+    averages: str = ""  # what the cell averages: languages, tasks, or the caption
+    values: tuple[float, ...] = ()  # per seed, in seed order
+
+    def lines(self) -> list[str]:
+        first, seeds, summary = super().lines()[:3]
+        if not self.seeds and self.values:  # seeds not told apart: values only
+            k = metric_scale(self.metric)
+            seeds = "per seed: " + "  ".join(f"{v * k:.1f}" for v in self.values)
+        return [first, seeds, summary, self.averages]
+
+
+@dataclass
+class XtremeView(Grid):
+    """The paper's aggregate table (engine.xtreme_report.xtreme_pivot) as a
+    grid, in the units and modes of the other views, and with what the
+    exporters read (table, cell_text, note), so a file written is this view."""
+
+    run_id: str = ""
+    target: str = XTREME
+    metric: str = XTREME_METRIC
+    caption: str = ""
+    tasks: list[str] = field(default_factory=list)  # the task columns
+    table: Pivot | None = None
+    _records: list[Record] = field(default_factory=list, repr=False)
+    _languages: dict[Key, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _by_seed: dict[int, Pivot] | None = field(default=None, repr=False)
+
+    column_axis: ClassVar[str] = "XTREME task · group score · overall"
+    filtered: ClassVar[bool] = False
+
+    @property
+    def summary_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.tasks)
+
+    @property
+    def has_baseline(self) -> bool:
+        return self.table is not None and BASELINE in self.table.rows
+
+    def cell_text(self, row: str, column: str) -> str:
+        return _cell_text(self, row, column)
+
+    def note(self) -> str:
+        return f"{_note(self)}; {self.caption}"
+
+    def languages(self, row: str, task: str) -> tuple[str, ...]:
+        return self._languages.get((row, task), ())
+
+    def averages(self, row: str, column: str) -> str:
+        """What the cell at (row, column) is the mean of."""
+        if column in self.tasks:
+            langs = self.languages(row, column)
+            what = (
+                "(EM+F1)/2 (QA)"
+                if column in xtreme.QA_TASKS
+                else task_metric(column).primary
+            )
+            over = f"its {len(langs)} languages ({', '.join(langs)})"
+            text = f"{column}: mean over {over if langs else 'its languages'}"
+            text += f" of {what}"
+            base = self.languages(BASELINE, column)
+            if row != BASELINE and base and set(base) != set(langs):
+                text += f"; the baseline's: {len(base)} languages"
+            return text
+        if column in xtreme.GROUPS:
+            members = xtreme.GROUPS[column]
+            return f"{column}: mean of the task scores of {', '.join(members)}"
+        if column == OVERALL:
+            return self.caption
+        return ""
+
+    def missing(self, row: str, column: str) -> list[str]:
+        """The tasks the row lacks for a group or overall cell."""
+        if column in xtreme.GROUPS:
+            needed = list(xtreme.GROUPS[column])
+        elif column == OVERALL:
+            needed = self.tasks
+        else:
+            needed = [column]
+        return [t for t in needed if self.table.cell(row, t) is None]
+
+    def _seed_tables(self) -> dict[int, Pivot]:
+        if self._by_seed is None:
+            seeds = sorted({r["seed"] for r in self._records})
+            self._by_seed = {
+                s: xtreme_pivot([r for r in self._records if r["seed"] == s])
+                for s in seeds
+            }
+        return self._by_seed
+
+    def seeds(self, row: str, column: str) -> tuple[tuple[int, float], ...]:
+        out = []
+        for seed, table in self._seed_tables().items():
+            tasks = [c for c in table.columns if c in xtreme.XTREME_TASKS]
+            if column == OVERALL and tasks != self.tasks:
+                continue  # this seed lacks a task: no overall score of its own
+            cell = table.cell(row, column)
+            if cell is not None:
+                out.append((seed, cell.values[0]))
+        return tuple(out)
+
+    def detail(self, row: str, column: str) -> XtremeDetail | None:
+        cell = self.table.cell(row, column) if self.table else None
+        if cell is None:
+            return None
+        base = self.table.cell(BASELINE, column)
+        seeds = self.seeds(row, column)
+        if len(seeds) != len(cell.values) or not all(
+            math.isclose(v, w, rel_tol=1e-9, abs_tol=1e-12)
+            for (_, v), w in zip(seeds, cell.values, strict=True)
+        ):
+            seeds = ()  # cannot tell which seed is which
+        return XtremeDetail(
+            row=row,
+            column=column,
+            target="XTREME",
+            metric=self.metric,
+            seeds=seeds,
+            mean=cell.mean,
+            std=cell.std,
+            delta=cell.delta,
+            baseline=base.mean if base is not None and row != BASELINE else None,
+            n_examples=None,
+            run_ids=(self.run_id,),
+            averages=self.averages(row, column),
+            values=tuple(cell.values),
+        )
+
+
+def _cell_text(view: ResultsView | XtremeView, row: str, column: str) -> str:
+    cell = view.table.cell(row, column) if view.table else None
+    if cell is None:
+        return MISSING
+    if view.shows_change(row):
+        if cell.delta is None:
+            return MISSING
+        k = metric_scale(view.metric)
+        return f"{cell.delta * k:+.1f}" if k == 100.0 else f"{cell.delta:+.3f}"
+    return format_cell(cell, view.metric, with_delta=False)
+
+
+def _note(view: ResultsView | XtremeView) -> str:
+    seeds = max((len(c.values) for c in view.table.cells.values()), default=0)
+    stat = f"mean±std over {seeds} seeds" if seeds > 1 else "one seed"
+    if view.mode == DELTA:
+        what = "change against the baseline, baseline row: score"
+    else:
+        what = "score"
+    return f"{what}; {stat}"
+
+
+def build_xtreme(
+    records: Sequence[Record],
+    mode: str = SCORE,
+    order_of: Callable[[str], Sequence[str]] = lambda task: (),
+    run_id: str = "",
+) -> XtremeView:
+    """The XTREME table of one run's records (non-XTREME targets are ignored;
+    no rows when the run has none). Raises ValueError when a record lacks what
+    its task's score needs (a QA result without exact_match, say)."""
+    recs = [r for r in records if r["target"] in xtreme.XTREME_TASKS]
+    table = xtreme_pivot(recs)
+    tasks = [c for c in table.columns if c in xtreme.XTREME_TASKS]
+    languages: dict[Key, tuple[str, ...]] = {}
+    for task in tasks:
+        order = tuple(order_of(task))
+        for row in table.rows:
+            seen = list(
+                dict.fromkeys(
+                    r["language"]
+                    for r in recs
+                    if r["target"] == task and r["intermediate"] == row
+                )
+            )
+            known = [lg for lg in order if lg in seen]
+            languages[(row, task)] = (*known, *(lg for lg in seen if lg not in known))
+    delta_mode = mode == DELTA
+    values: dict[Key, float] = {}
+    for (row, col), cell in table.cells.items():
+        if delta_mode and row != BASELINE:
+            if cell.delta is not None:
+                values[(row, col)] = cell.delta
+        else:
+            values[(row, col)] = cell.mean
+    has_baseline = BASELINE in table.rows
+    return XtremeView(
+        mode=mode,
+        rows=list(table.rows),
+        columns=list(table.columns),
+        values=values,
+        scales=dict.fromkeys(table.columns, metric_scale(XTREME_METRIC)),
+        reference_rows=frozenset({BASELINE})
+        if delta_mode and has_baseline
+        else frozenset(),
+        title=f"XTREME · {XTREME_METRIC}",
+        run_id=run_id,
+        caption=caption(table),
+        tasks=tasks,
+        table=table,
+        _records=recs,
+        _languages=languages,
     )

@@ -4,6 +4,8 @@ underneath it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from engine.store import Store
 from engine.workspace import Workspace
 from tests.test_light_imports import top_level_modules_after
 from tests.tui.helpers import wait_until
+from xlt_tui.export import export_view, to_csv, to_latex, to_markdown
 from xlt_tui.results_index import ResultsIndex
 from xlt_tui.results_view import (
     DELTA,
@@ -22,6 +25,7 @@ from xlt_tui.results_view import (
     ViewState,
     build_overview,
     build_view,
+    build_xtreme,
     language_order,
 )
 
@@ -320,7 +324,7 @@ async def test_empty_workspace_says_how_to_get_results(tmp_path):
             app, "#results-message"
         )
         assert not heatmap(app).display
-        await pilot.press("d", "s", "f", "o", "e")  # nothing to act on: no crash
+        await pilot.press("d", "s", "f", "o", "x", "e")  # nothing to act on: no crash
         assert results_screen(app) is app.screen
 
 
@@ -473,3 +477,255 @@ def test_view_modules_stay_light():
         "xlt_tui.results_index", "xlt_tui.results_view", "xlt_tui.export"
     )
     assert not loaded & {"textual", "torch", "transformers", "matplotlib"}
+
+
+# -- the XTREME table (x) -----------------------------------------------------------
+
+# Per (intermediate, seed): xnli accuracy per language, xquad (EM, F1) per
+# language, tatoeba accuracy per language. Task scores by hand (x100):
+#   xnli    baseline s1 (80+60)/2 = 70, s2 (82+62)/2 = 72 -> 71.0
+#           mnli     s1 (84+70)/2 = 77, s2 (86+72)/2 = 79 -> 78.0 (+7.0)
+#   xquad   (EM+F1)/2 per language, then the mean over languages:
+#           baseline s1 en (50+70)/2=60, ar (30+50)/2=40 -> 50; s2 62, 42 -> 52 -> 51.0
+#           mnli     s1 en (60+80)/2=70, ar (40+60)/2=50 -> 60; s2 72, 52 -> 62 -> 61.0
+#   tatoeba baseline s1 (40+50)/2 = 45, s2 (42+52)/2 = 47 -> 46.0
+#           mnli     s1 (50+60)/2 = 55, s2 (52+62)/2 = 57 -> 56.0 (+10.0)
+#   overall (no group is complete; the mean of the three tasks, per seed):
+#           baseline s1 (70+50+45)/3 = 55, s2 (72+52+47)/3 = 57 -> 56.0
+#           mnli     s1 (77+60+55)/3 = 64, s2 (79+62+57)/3 = 66 -> 65.0 (+9.0)
+XTREME_XNLI = {
+    "baseline": {1: {"en": 0.80, "de": 0.60}, 2: {"en": 0.82, "de": 0.62}},
+    "mnli": {1: {"en": 0.84, "de": 0.70}, 2: {"en": 0.86, "de": 0.72}},
+}
+XTREME_XQUAD = {  # (exact_match, f1)
+    "baseline": {
+        1: {"en": (0.50, 0.70), "ar": (0.30, 0.50)},
+        2: {"en": (0.52, 0.72), "ar": (0.32, 0.52)},
+    },
+    "mnli": {
+        1: {"en": (0.60, 0.80), "ar": (0.40, 0.60)},
+        2: {"en": (0.62, 0.82), "ar": (0.42, 0.62)},
+    },
+}
+XTREME_TATOEBA = {
+    "baseline": {1: {"de": 0.40, "fr": 0.50}, 2: {"de": 0.42, "fr": 0.52}},
+    "mnli": {1: {"de": 0.50, "fr": 0.60}, 2: {"de": 0.52, "fr": 0.62}},
+}
+XTREME_COLUMNS = ["xnli", "xquad", "tatoeba", "overall"]
+
+
+def xtreme_records(run_id: str = "rx") -> list[dict]:
+    out = []
+    # The mnli rows first: the table still shows the baseline first.
+    for inter in ("mnli", "baseline"):
+        for seed in (1, 2):
+            for lang, acc in XTREME_XNLI[inter][seed].items():
+                r = rec(run_id, inter, "xnli", lang, seed, acc)
+                out.append({**r, "metrics": {"accuracy": acc}})
+            for lang, (em, f1) in XTREME_XQUAD[inter][seed].items():
+                r = rec(run_id, inter, "xquad", lang, seed, f1)
+                out.append(
+                    {**r, "metric": "f1", "metrics": {"f1": f1, "exact_match": em}}
+                )
+            for lang, acc in XTREME_TATOEBA[inter][seed].items():
+                r = rec(run_id, inter, "tatoeba", lang, seed, acc)
+                out.append({**r, "metrics": {"accuracy": acc}})
+    return out
+
+
+def make_xtreme_workspace(root: Path) -> Workspace:
+    ws = Workspace.open(root)
+    store = Store(ws.store_path)
+    store.create_run(run("rd", 100.0))  # demo targets only
+    store.create_run(run("rx", 200.0))
+    store.add_results(
+        [rec("rd", inter, "demo-topic", "en", 1, 0.7) for inter in ("baseline", "x")]
+    )
+    store.add_results(xtreme_records("rx"))
+    return ws
+
+
+def xtreme_heatmap(app):
+    from xlt_tui.widgets.heatmap import Heatmap
+
+    return results_screen(app).query_one("#results-xtreme", Heatmap)
+
+
+def xtreme_cells(app) -> list[list[str]]:
+    table = xtreme_heatmap(app)
+    return [
+        [str(row.label).strip(), *(str(c).strip() for c in table.get_row(row.key))]
+        for row in table.ordered_rows
+    ]
+
+
+async def open_xtreme(app, pilot, run_id: str = "rx"):
+    await open_run(app, pilot, run_id)
+    await pilot.press("x")
+    await wait_until(
+        pilot,
+        lambda: xtreme_heatmap(app).display and xtreme_heatmap(app).row_count > 0,
+        describe=lambda: text_of(app, "#results-message"),
+    )
+
+
+async def test_x_shows_the_xtreme_table_of_the_run(tmp_path):
+    app = make_app(make_xtreme_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_xtreme(app, pilot)
+        header_ = [str(c.label).strip() for c in xtreme_heatmap(app).ordered_columns]
+        assert header_ == XTREME_COLUMNS
+        assert xtreme_cells(app) == [
+            ["baseline", "71.0", "51.0", "46.0", "56.0"],
+            ["mnli", "78.0", "61.0", "56.0", "65.0"],
+        ]
+        assert not heatmap(app).display and not heatmap(app, overview=True).display
+        assert "XTREME" in text_of(app, "#results-status")
+        # The caption is the legend's note.
+        legend = text_of(app, "#results-legend")
+        assert "overall: mean of the 3 XTREME tasks in this run" in legend
+        # The cursor starts on baseline × xnli; move to mnli × xquad.
+        await pilot.press("down", "right")
+        detail = text_of(app, "#results-detail")
+        assert "mnli → XTREME [xquad]" in detail
+        assert "seed 1: 60.0  seed 2: 62.0" in detail
+        std = statistics.stdev([60.0, 62.0])
+        assert f"mean 61.0 ± {std:.1f}" in detail
+        assert "+10.0 against baseline 51.0" in detail
+        assert "xquad: mean over its 2 languages (en, ar) of (EM+F1)/2" in detail
+        await pilot.press("right", "right")  # overall: the caption says what
+        detail = text_of(app, "#results-detail")
+        assert "seed 1: 64.0  seed 2: 66.0" in detail
+        assert "overall: mean of the 3 XTREME tasks" in detail
+        # x again: back to the target's heatmap.
+        await pilot.press("x")
+        await wait_until(pilot, lambda: heatmap(app).display)
+        assert not xtreme_heatmap(app).display
+
+
+async def test_xtreme_table_in_delta_mode(tmp_path):
+    app = make_app(make_xtreme_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_xtreme(app, pilot)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: xtreme_cells(app)[1][1].startswith("+"))
+        assert xtreme_cells(app) == [
+            ["baseline", "71.0", "51.0", "46.0", "56.0"],  # the reference: scores
+            ["mnli", "+7.0", "+10.0", "+10.0", "+9.0"],
+        ]
+        assert "change vs baseline" in text_of(app, "#results-legend")
+        assert "overall: mean of the 3" in text_of(app, "#results-legend")
+        table = xtreme_heatmap(app)
+
+        def bg(row: int, column: int):
+            cell = table.get_row_at(row)[column]
+            style = Style.parse(str(cell.style)) if cell.style else Style()
+            return style.bgcolor.triplet if style.bgcolor else None
+
+        assert bg(0, 0) is None  # the baseline: uncoloured
+        r, g, b = bg(1, 1)  # +10.0, the largest change: green
+        assert g > r and g > b
+
+
+async def test_xtreme_table_of_a_run_without_xtreme_targets_says_so(tmp_path):
+    app = make_app(make_xtreme_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_run(app, pilot, "rd")
+        await pilot.press("x")
+        await wait_until(
+            pilot, lambda: "no XTREME target task" in text_of(app, "#results-message")
+        )
+        message = text_of(app, "#results-message")
+        assert "this run (rd) has no XTREME target task" in message
+        assert "demo-topic" in message and "xnli" in message
+        assert results_screen(app).query_one("#results-message").display
+        assert not xtreme_heatmap(app).display and not heatmap(app).display
+        await pilot.press("d", "s", "f", "e")  # nothing to act on: no crash
+        assert results_screen(app) is app.screen
+
+
+async def test_enter_on_an_xtreme_task_opens_its_heatmap(tmp_path):
+    app = make_app(make_xtreme_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_xtreme(app, pilot)
+        await pilot.press("down", "right", "enter")  # mnli × xquad
+        await wait_until(pilot, lambda: heatmap(app).display)
+        assert results_screen(app).state.target == "xquad"
+        assert heatmap(app).cursor_cell() == ("mnli", "avg")
+
+
+async def test_e_exports_the_xtreme_table(tmp_path):
+    ws = make_xtreme_workspace(tmp_path / "ws")
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_xtreme(app, pilot)
+        await pilot.press("d", "e")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ExportDialog")
+        await pilot.press("c")
+        target = ws.root / "exports" / "rx-xtreme-delta.csv"
+        await wait_until(pilot, target.exists)
+        rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8"))))
+        assert rows[0] == ["intermediate", "quantity", *XTREME_COLUMNS]
+        assert rows[1][:2] == ["baseline", "score"]
+        assert [float(x) for x in rows[1][2:]] == pytest.approx([71, 51, 46, 56])
+        assert rows[2][:2] == ["mnli", "delta"]
+        assert [float(x) for x in rows[2][2:]] == pytest.approx([7, 10, 10, 9])
+        # The file is the view on screen.
+        assert target.read_text(encoding="utf-8") == to_csv(results_screen(app).xtreme)
+
+
+def test_xtreme_view_values_groups_and_details():
+    view = build_xtreme(xtreme_records(), SCORE, language_order, "rx")
+    assert view.rows == ["baseline", "mnli"]
+    assert view.columns == XTREME_COLUMNS and view.tasks == XTREME_COLUMNS[:3]
+    assert view.value("mnli", "xquad") == pytest.approx(0.61)
+    assert view.text("baseline", "overall") == "56.0"
+    detail = view.detail("baseline", "tatoeba")
+    assert detail.seeds == ((1, pytest.approx(0.45)), (2, pytest.approx(0.47)))
+    assert detail.delta is None and detail.baseline is None
+    assert "tatoeba: mean over its 2 languages (de, fr) of accuracy" in detail.lines()
+    # A row without every task has no overall score, and says what it lacks.
+    qqp = [rec("rx", "qqp", "xnli", "en", seed, 0.7) for seed in (1, 2)]
+    view = build_xtreme(xtreme_records() + qqp, SCORE, language_order, "rx")
+    assert view.rows == ["baseline", "mnli", "qqp"]
+    assert view.text("qqp", "xnli") == "70.0" and view.text("qqp", "overall") == "–"
+    assert view.detail("qqp", "overall") is None
+    assert view.missing("qqp", "overall") == ["xquad", "tatoeba"]
+    assert view.averages("qqp", "xnli").endswith("; the baseline's: 2 languages")
+    # A complete group gets a column and says which tasks it averages.
+    recs = xtreme_records() + [
+        {**rec("rx", inter, "pawsx", "en", seed, 0.9), "metrics": {"accuracy": 0.9}}
+        for inter in ("baseline", "mnli")
+        for seed in (1, 2)
+    ]
+    view = build_xtreme(recs, DELTA, language_order, "rx")
+    assert view.columns == [
+        *("xnli", "pawsx", "xquad", "tatoeba"),
+        *("classification", "overall"),
+    ]
+    assert view.value("mnli", "classification") == pytest.approx(0.035)
+    assert view.averages("mnli", "classification") == (
+        "classification: mean of the task scores of xnli, pawsx"
+    )
+    assert view.summary_columns == ("classification", "overall")
+    # The markdown and LaTeX exports carry the caption.
+    assert "overall: mean of the 4 XTREME tasks" in to_markdown(view)
+    # overall: the mean of the four task changes, (7 + 0 + 10 + 10) / 4
+    assert view.value("mnli", "overall") == pytest.approx(0.0675)
+    assert "| mnli | +7.0 | +0.0 | +10.0 | +10.0 | +3.5 |" in to_markdown(view)
+    assert r"baseline & 71.0$\pm$1.4" in to_latex(view)
+
+
+def test_xtreme_view_of_no_xtreme_records_is_empty_and_bad_records_raise():
+    demo = [rec("rd", "baseline", "demo-topic", "en", 1, 0.7)]
+    assert build_xtreme(demo).rows == []
+    no_em = [rec("rq", "baseline", "xquad", "en", 1, 0.7)]  # F1 only
+    with pytest.raises(ValueError, match="exact_match"):
+        build_xtreme([{**r, "metric": "f1"} for r in no_em])
+
+
+def test_xtreme_png_is_written(tmp_path):
+    view = build_xtreme(xtreme_records(), DELTA, language_order, "rx")
+    path = export_view(view, tmp_path, "png")
+    assert path == tmp_path / "exports" / "rx-xtreme-delta.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -20,7 +20,8 @@ ABOUT = {
     "MonitorScreen": "One run, live from its event log: progress, loss, learning "
     "rate, throughput, scores per language and the engine log.",
     "ResultsScreen": "Zero-shot scores per language as a heatmap: rows are "
-    "intermediate choices (baseline first), columns languages plus the average.",
+    "intermediate choices (baseline first), columns languages plus the average; "
+    "o: average per target; x: the XTREME table (task, group and overall scores).",
 }
 
 

@@ -4,8 +4,10 @@ Rows are the intermediate choices (baseline first), columns the target's
 languages and their average. `d` switches between scores and changes against
 the baseline, `s` sorts the rows by the cursor's column (again: reversed),
 `f` picks the languages shown, `o` shows the run's overview (average per
-target task), `e` exports the view. The panel below the heatmap details the
-cell under the cursor: each seed's value, mean, std, examples, run.
+target task), `x` the run's XTREME table (task scores, group scores, overall;
+as `xlt-engine results --xtreme`), `e` exports the view. The panel below the
+heatmap details the cell under the cursor: each seed's value, mean, std,
+examples, run (in the XTREME table: what the cell averages).
 
 Results are read through a ResultsIndex refreshed in a worker thread every
 `app.poll_seconds`, so a running engine's results appear as they land.
@@ -35,13 +37,18 @@ from xlt_tui.results_view import (
     Grid,
     ResultsView,
     ViewState,
+    XtremeView,
     build_overview,
     build_view,
+    build_xtreme,
     language_order,
+    no_xtreme_message,
 )
 from xlt_tui.widgets.heatmap import Heatmap, HeatmapLegend
 
 EMPTY_MESSAGE = "no results yet: launch an experiment (2)"
+# What the body shows: one target's heatmap, the overview, the XTREME table.
+HEATMAP, OVERVIEW, XTREME_TABLE = "heatmap", "overview", "xtreme"
 _UNSET: Any = object()
 
 
@@ -166,6 +173,7 @@ class ResultsScreen(Screen):
         Binding("s", "sort", "Sort"),
         Binding("f", "filter_languages", "Languages"),
         Binding("o", "toggle_overview", "Overview"),
+        Binding("x", "toggle_xtreme", "XTREME"),
         Binding("e", "export", "Export"),
     ]
     AUTO_FOCUS = "#results-heatmap"
@@ -175,7 +183,8 @@ class ResultsScreen(Screen):
         self.state = ViewState()
         self.view: ResultsView | None = None
         self.overview: Grid | None = None
-        self.show_overview = False
+        self.xtreme: XtremeView | None = None
+        self.page = HEATMAP
         self.index: ResultsIndex | None = None
         self.loaded = False
         self._runs: list[dict[str, Any]] = []
@@ -201,6 +210,7 @@ class ResultsScreen(Screen):
             yield Static("loading results…", id="results-message")
             yield Heatmap(id="results-heatmap")
             yield Heatmap(id="results-overview")
+            yield Heatmap(id="results-xtreme")
         yield HeatmapLegend(id="results-legend")
         yield Static("", id="results-detail")
         yield Footer()
@@ -208,6 +218,7 @@ class ResultsScreen(Screen):
     def on_mount(self) -> None:
         self.index = ResultsIndex.for_store(self.app.client.store)
         self.query_one("#results-overview").display = False
+        self.query_one("#results-xtreme").display = False
         self.query_one("#results-heatmap").display = False
         self.refresh_results()
         self.set_interval(self.app.poll_seconds, self.refresh_results)
@@ -220,7 +231,7 @@ class ResultsScreen(Screen):
     def show_run(self, run_id: str | None) -> None:
         """Show `run_id` (None: the latest run with results)."""
         self._wanted_run = run_id
-        self.show_overview = False
+        self.page = HEATMAP
         if self.loaded:
             self._sync()
         if self.index is not None:
@@ -289,9 +300,9 @@ class ResultsScreen(Screen):
 
         key = (
             self.state,
-            self.show_overview,
+            self.page,
             (self._run_record(run_id) or {}).get("status"),
-            index.stamp(run_id, None if self.show_overview else target)
+            index.stamp(run_id, target if self.page == HEATMAP else None)
             if run_id
             else None,
         )
@@ -338,9 +349,10 @@ class ResultsScreen(Screen):
         message = self.query_one("#results-message", Static)
         heatmap = self.query_one("#results-heatmap", Heatmap)
         overview = self.query_one("#results-overview", Heatmap)
+        xtreme_table = self.query_one("#results-xtreme", Heatmap)
         legend = self.query_one("#results-legend", HeatmapLegend)
         run_id, target = self.state.run_id, self.state.target
-        self.view = self.overview = None
+        self.view = self.overview = self.xtreme = None
         text = ""
         if run_id is None:
             text = EMPTY_MESSAGE
@@ -352,13 +364,15 @@ class ResultsScreen(Screen):
                 text += ": they appear here as its target stages finish"
             elif status:
                 text += f" (status: {status})"
-        elif self.show_overview:
+        elif self.page == OVERVIEW:
             run = self._run_record(run_id)
             self.overview = build_overview(
                 self.index.records(run_id),
                 self.state.mode,
                 lambda t: language_order(t, run),
             )
+        elif self.page == XTREME_TABLE:
+            text = self._build_xtreme(run_id)
         else:
             self.view = build_view(
                 self.index.records(run_id, target),
@@ -368,19 +382,44 @@ class ResultsScreen(Screen):
             if self.state.mode == DELTA and not self.view.has_baseline:
                 text = f"run {run_id} has no baseline for {target}: no changes to show"
         message.update(text)
-        message.display = bool(text) and self.view is None and self.overview is None
+        shown = self.view or self.overview or self.xtreme
+        message.display = bool(text) and shown is None
         heatmap.display = self.view is not None
         overview.display = self.overview is not None
+        xtreme_table.display = self.xtreme is not None
         if self.view is not None:
             heatmap.show(self.view, self.view.sort_column, self.view.descending)
             legend.show(self.view, text or self._legend_note())
         elif self.overview is not None:
             overview.show(self.overview)
             legend.show(self.overview, "enter: open that target's heatmap")
+        elif self.xtreme is not None:
+            xtreme_table.show(self.xtreme)
+            legend.show(self.xtreme, text or self.xtreme.caption)
         else:
             legend.show(None)
         self._update_status()
         self._update_detail()
+
+    def _build_xtreme(self, run_id: str) -> str:
+        """Build self.xtreme; returns what to say instead, or beside it."""
+        run = self._run_record(run_id)
+        try:
+            table = build_xtreme(
+                self.index.records(run_id),
+                self.state.mode,
+                lambda t: language_order(t, run),
+                run_id,
+            )
+        except ValueError as exc:  # a QA result without exact_match, say
+            return f"run {run_id}: no XTREME table: {exc}"
+        if not table.rows:
+            targets = self.index.targets(run_id)
+            return f"{no_xtreme_message(run_id, targets)} (x: back to the heatmap)"
+        self.xtreme = table
+        if self.state.mode == DELTA and not table.has_baseline:
+            return f"run {run_id} has no baseline: no changes to show"
+        return ""
 
     def _legend_note(self) -> str:
         view = self.view
@@ -396,8 +435,10 @@ class ResultsScreen(Screen):
             status.update("")
             return
         parts = ["scores" if self.state.mode == SCORE else "change vs baseline"]
-        if self.show_overview:
+        if self.page == OVERVIEW:
             parts.insert(0, "overview: avg over languages per target")
+        elif self.page == XTREME_TABLE:
+            parts.insert(0, "XTREME: task scores, group scores, overall")
         elif self.view is not None:
             view = self.view
             if view.metric:
@@ -416,6 +457,9 @@ class ResultsScreen(Screen):
         detail = self.query_one("#results-detail", Static)
         if self.overview is not None:
             detail.update(self._overview_detail())
+            return
+        if self.page == XTREME_TABLE:
+            detail.update(self._xtreme_detail())
             return
         heatmap = self.query_one("#results-heatmap", Heatmap)
         here = heatmap.cursor_cell() if self.view is not None else None
@@ -447,6 +491,28 @@ class ResultsScreen(Screen):
         text.append("\nenter: open the heatmap of this target", style="dim")
         return text
 
+    def _xtreme_detail(self) -> Text:
+        grid = self.xtreme
+        here = self.query_one("#results-xtreme", Heatmap).cursor_cell()
+        if grid is None or here is None:
+            return Text("")
+        row, column = here
+        info = grid.detail(row, column)
+        if info is None:
+            text = Text(f"{row} → XTREME [{column}]: no value", style="bold")
+            missing = grid.missing(row, column)
+            if missing:
+                text.append(f"\n{row} has no result for {', '.join(missing)}")
+            text.append("\n" + grid.averages(row, column))
+            return text
+        lines = info.lines()
+        text = Text(lines[0], style="bold")
+        if column in grid.tasks:
+            text.append(f"  enter: the heatmap of {column}", style="dim")
+        for line in lines[1:]:
+            text.append("\n" + line)
+        return text
+
     # -- events -------------------------------------------------------------
     @on(SelectWidget.Changed, "#results-run")
     def _run_chosen(self, event: SelectWidget.Changed) -> None:
@@ -471,8 +537,18 @@ class ResultsScreen(Screen):
         here = self.query_one("#results-overview", Heatmap).cursor_cell()
         if here is None:
             return
-        row, target = here
-        self.show_overview = False
+        self._open_target(*here)
+
+    @on(DataTable.CellSelected, "#results-xtreme")
+    def _xtreme_cell_chosen(self, event: DataTable.CellSelected) -> None:
+        here = self.query_one("#results-xtreme", Heatmap).cursor_cell()
+        if here is None or self.xtreme is None or here[1] not in self.xtreme.tasks:
+            return
+        self._open_target(*here)
+
+    def _open_target(self, row: str, target: str) -> None:
+        """Show the heatmap of `target` with the cursor on `row`'s average."""
+        self.page = HEATMAP
         self.state = replace(self.state, target=target)
         self._sync()
         self.query_one("#results-heatmap", Heatmap).move_to(row, AVG)
@@ -484,7 +560,7 @@ class ResultsScreen(Screen):
         self._sync()
 
     def action_sort(self) -> None:
-        if self.show_overview or self.view is None:
+        if self.page != HEATMAP or self.view is None:
             self.notify("sorting applies to the heatmap of a target", timeout=3)
             return
         here = self.query_one("#results-heatmap", Heatmap).cursor_cell()
@@ -495,7 +571,7 @@ class ResultsScreen(Screen):
 
     def action_filter_languages(self) -> None:
         view = self.view
-        if self.show_overview or view is None or not view.languages:
+        if self.page != HEATMAP or view is None or not view.languages:
             self.notify("no languages to filter: pick a run and target", timeout=3)
             return
 
@@ -512,17 +588,36 @@ class ResultsScreen(Screen):
         if self.state.run_id is None or self.state.target is None:
             self.notify("no results to summarise yet", timeout=3)
             return
-        self.show_overview = not self.show_overview
+        self._switch_page(OVERVIEW)
+
+    def action_toggle_xtreme(self) -> None:
+        if self.state.run_id is None or self.state.target is None:
+            self.notify("no results to tabulate yet", timeout=3)
+            return
+        self._switch_page(XTREME_TABLE)
+
+    def _switch_page(self, page: str) -> None:
+        """Show `page`, or the heatmap when it is showing already."""
+        self.page = HEATMAP if self.page == page else page
         self._sync()
-        widget = "#results-overview" if self.show_overview else "#results-heatmap"
+        widget = {
+            HEATMAP: "#results-heatmap",
+            OVERVIEW: "#results-overview",
+            XTREME_TABLE: "#results-xtreme",
+        }[self.page]
         self.query_one(widget).focus()
 
     def action_export(self) -> None:
         from xlt_tui.screens.export_dialog import ExportDialog
 
-        view = self.view
-        if self.show_overview or view is None or view.empty:
-            self.notify("nothing to export: open a target's heatmap first", timeout=3)
+        view = self.xtreme if self.page == XTREME_TABLE else self.view
+        if self.page == OVERVIEW or view is None or view.empty:
+            what = "the XTREME table" if self.page == XTREME_TABLE else "the view"
+            self.notify(
+                f"nothing to export: {what} has no values; "
+                "open a target's heatmap or the XTREME table (x)",
+                timeout=3,
+            )
             return
 
         def chosen(ext: str | None) -> None:
@@ -533,7 +628,7 @@ class ResultsScreen(Screen):
         self.app.push_screen(ExportDialog(str(folder)), chosen)
 
     @work(thread=True, group="results-export", exit_on_error=False)
-    def _export(self, view: ResultsView, ext: str) -> None:
+    def _export(self, view: ResultsView | XtremeView, ext: str) -> None:
         from xlt_tui.export import FORMATS, export_view
 
         root = self.app.client.workspace.root
