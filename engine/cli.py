@@ -71,16 +71,29 @@ def run(
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain progress lines even on a terminal.")
     ] = False,
+    allow_code_execution: Annotated[
+        bool,
+        typer.Option(
+            "--allow-code-execution",
+            help="Run generated programs (sandboxed) to score code targets.",
+        ),
+    ] = False,
 ) -> None:
     """Run an experiment: intermediate stages, target stages, zero-shot evaluation."""
     from engine.launch import check_run_id, execute, new_run_id, prepare
 
     ws = Workspace.open(workspace)
-    prepared = prepare(config, ws, dry_run=dry_run)
+    prepared = prepare(
+        config, ws, dry_run=dry_run, allow_code_execution=allow_code_execution
+    )
     if dry_run:
         _print_plan(prepared)
         for message in prepared.missing_data.values():
             err.print(f"[yellow]needs data:[/yellow] {escape(message)}")
+        if prepared.config.is_code:
+            _print_contamination(prepared.config)
+        for message in prepared.notices:
+            err.print(f"[yellow]before running:[/yellow] {escape(message)}")
         return
     from engine.console import ConsoleReporter
 
@@ -93,6 +106,26 @@ def run(
             + (f" --workspace {ws.root}" if workspace else "")
         )
     raise typer.Exit(code=code)
+
+
+def _print_contamination(config) -> None:
+    from engine.codeeval.contamination import check_plan_contamination
+
+    report = check_plan_contamination(config)
+    if not report.overlaps:
+        out.print(
+            "contamination check: no intermediate task trains on problems that a "
+            "target evaluates"
+        )
+    for message in report.messages():
+        verdict = (
+            "allowed (allow_contamination = true)"
+            if (config.allow_contamination)
+            else "refused"
+        )
+        out.print(f"contamination check: {verdict}: {escape(message)}")
+    for note in report.notes():
+        out.print(f"contamination check: unchecked: {escape(note)}")
 
 
 def _print_plan(prepared) -> None:
@@ -118,7 +151,13 @@ def _print_plan(prepared) -> None:
             if stage.reused:
                 action = "reuse results"
             else:
-                action = "train + evaluate" if stage.trains else "evaluate (retrieval)"
+                action = (
+                    "train + evaluate"
+                    if stage.trains
+                    else "generate + score"
+                    if stage.target_kind == "code_generation"
+                    else "evaluate (retrieval)"
+                )
         table.add_row(str(i), what, str(stage.seed), action, stage.key[:12])
     out.print(table)
     s = plan.summary()
@@ -128,7 +167,12 @@ def _print_plan(prepared) -> None:
         f"{s['reused_checkpoints']} checkpoints and "
         f"{s['reused_target_results']} target results reused; "
         f"{s['retrieval_evaluations']} retrieval evaluations without training; "
-        f"{s['evaluations']} zero-shot evaluations."
+        + (
+            f"{s['generation_evaluations']} code generation evaluations; "
+            if s["generation_evaluations"]
+            else ""
+        )
+        + f"{s['evaluations']} zero-shot evaluations."
     )
 
 
@@ -359,6 +403,123 @@ def cancel(
     from engine.launch import request_stop
 
     out.print(request_stop(record))
+
+
+@app.command()
+@handles_input_errors
+def codeeval(
+    task: Annotated[
+        str, typer.Option("--task", help="Code task whose tests score the samples.")
+    ],
+    samples: Annotated[
+        str,
+        typer.Option(
+            "--samples", help='JSONL file: one {"task_id", "completion"} per line.'
+        ),
+    ],
+    k: Annotated[
+        str, typer.Option("--k", help="pass@k for these k (comma-separated).")
+    ] = "1,10",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object with every verdict.")
+    ] = False,
+    allow_code_execution: Annotated[
+        bool,
+        typer.Option(
+            "--allow-code-execution",
+            help="Run the completions as programs (sandboxed). Off by default.",
+        ),
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Score generated code: run each completion against the task's tests in a
+    sandbox and report pass@k."""
+    from engine.codeeval import problems_for_task
+    from engine.codeeval.execute import read_samples
+
+    try:
+        ks = [int(x) for x in k.split(",") if x.strip()]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1:
+        raise InputError(f"--k: expected positive integers like 1,10; got '{k}'")
+    problems = problems_for_task(task, workspace=workspace)
+    sample_list = read_samples(samples, problems, task)
+    if not allow_code_execution:
+        raise InputError(
+            f"code execution is off: codeeval runs each of the {len(sample_list)} "
+            f"completions in {samples} as a Python program on this machine "
+            "(sandboxed: its own process and temporary directory, resource "
+            "limits, no network where the OS allows). Turn it on with "
+            "--allow-code-execution."
+        )
+    raise typer.Exit(code=_codeeval_report(task, problems, sample_list, ks, as_json))
+
+
+def _codeeval_report(task, problems, sample_list, ks, as_json) -> int:
+    import os
+
+    from engine.codeeval.execute import check_completions, pass_counts, status_counts
+    from engine.codeeval.passk import left_out_ks, mean_pass_at_k
+    from engine.codeeval.sandbox import last_isolation
+
+    workers = max(1, min(8, os.cpu_count() or 1))
+    err.print(f"running {len(sample_list)} programs, {workers} at a time ...")
+    results = check_completions(problems, sample_list, workers=workers)
+    counts = pass_counts(results)
+    scores = mean_pass_at_k(counts, ks)
+    left_out = left_out_ks(counts, ks)
+    statuses = status_counts(results)
+    isolation = last_isolation()
+    per_problem = sorted(n for n, _ in counts.values())
+    unsampled = len(problems) - len(counts)
+    broken = [r for r in results if r.verdict.reason.startswith("the sandbox could")]
+    if as_json:
+        report = {
+            "task": task,
+            "samples": len(results),
+            "problems_scored": len(counts),
+            "problems_without_samples": unsampled,
+            "samples_per_problem": {"min": per_problem[0], "max": per_problem[-1]},
+            "pass_at_k": scores,
+            "left_out_k": {f"pass@{k}": why for k, why in left_out.items()},
+            "status_counts": statuses,
+            "sandbox": isolation.summary() if isolation else None,
+            "network_isolated": bool(isolation and isolation.net_ns),
+            "sandbox_notes": list(isolation.notes) if isolation else [],
+            "results": [r.as_dict() for r in results],
+        }
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    else:
+        spread = (
+            f"{per_problem[0]} per problem"
+            if per_problem[0] == per_problem[-1]
+            else f"{per_problem[0]} to {per_problem[-1]} per problem"
+        )
+        out.print(
+            f"[bold]{escape(task)}[/bold]: {len(results)} samples of "
+            f"{len(counts)} problems ({spread})"
+            + (f"; {unsampled} problems without samples, not scored" * bool(unsampled))
+        )
+        if isolation:
+            out.print(f"sandbox: {escape(isolation.summary())}")
+        for name, value in scores.items():
+            out.print(f"{name:<9} {value:.4f}")
+        for k_left, why in left_out.items():
+            out.print(f"[yellow]pass@{k_left} left out:[/yellow] {escape(why)}")
+        out.print(" · ".join(f"{status} {n}" for status, n in statuses.items()))
+        not_passed = [r for r in results if not r.verdict.passed]
+        for r in not_passed[:5]:
+            out.print(
+                f"  {escape(r.task_id)} #{r.completion_index} {r.verdict.status}: "
+                f"{escape(r.verdict.reason)}"
+            )
+        if len(not_passed) > 5:
+            out.print(f"  ... {len(not_passed) - 5} more (--json lists every verdict)")
+    if broken:
+        err.print(f"[red]error:[/red] {escape(broken[0].verdict.reason)}")
+        return 1
+    return 0
 
 
 def main() -> None:

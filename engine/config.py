@@ -35,7 +35,7 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-BUILTIN_MODELS = ("xlt-tiny",)
+BUILTIN_MODELS = ("xlt-tiny", "xlt-tiny-causal")  # encoder; causal LM for code
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
@@ -123,6 +123,43 @@ HPARAM_NAMES = tuple(f.name for f in fields(StageHparams))
 
 
 SAMPLINGS = ("proportional", "capped", "temperature")
+CODE_KIND = "code_generation"
+
+# [generation]: how code targets are generated. Every key changes the numbers,
+# so all of them are part of a code target's key and of its stored results.
+GENERATION_DEFAULTS: dict[str, Any] = {
+    "n_samples": 1,
+    "do_sample": False,
+    "temperature": 0.2,
+    "top_p": 0.95,
+    "max_new_tokens": 512,
+    "batch_size": 8,
+    "seed": 0,
+    "strip_prompt": True,
+    "stop_sequences": ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"],
+}
+_GENERATION_RULES = {
+    "n_samples": (lambda v: _is_int(v) and v >= 1, "expected an integer >= 1"),
+    "do_sample": (lambda v: isinstance(v, bool), "expected true or false"),
+    "temperature": (lambda v: _is_number(v) and v > 0, "expected a number > 0"),
+    "top_p": (lambda v: _is_number(v) and 0 < v <= 1, "expected a number in (0, 1]"),
+    "max_new_tokens": (lambda v: _is_int(v) and v >= 1, "expected an integer >= 1"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "expected an integer >= 1"),
+    "seed": (lambda v: _is_int(v), "expected an integer"),
+    "strip_prompt": (lambda v: isinstance(v, bool), "expected true or false"),
+    "stop_sequences": (
+        lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
+        "expected a list of non-empty strings",
+    ),
+}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 @dataclass(frozen=True)
@@ -157,9 +194,19 @@ class ExperimentConfig:
     source_file: str = ""
     groups: Mapping[str, TaskGroup] = field(default_factory=dict)
     task_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    generation: Mapping[str, Any] = field(
+        default_factory=lambda: dict(GENERATION_DEFAULTS)
+    )
+    allow_code_execution: bool = False
+    allow_contamination: bool = False
 
     def task(self, name: str) -> TaskSpec:
         return get_task(name, self.tasks)
+
+    @property
+    def is_code(self) -> bool:
+        """A code-generation experiment (causal LM) rather than an encoder one."""
+        return any(self.task(t).kind == CODE_KIND for t in self.targets)
 
     def members(self, choice: str) -> tuple[str, ...]:
         """The tasks an intermediate choice trains: a group's, or the task."""
@@ -194,6 +241,12 @@ class ExperimentConfig:
         }
         if self.task_overrides:
             out["train"]["tasks"] = {t: dict(v) for t, v in self.task_overrides.items()}
+        if self.generation != GENERATION_DEFAULTS:
+            out["generation"] = dict(self.generation)
+        if self.allow_code_execution:
+            out["allow_code_execution"] = True
+        if self.allow_contamination:
+            out["allow_contamination"] = True
         if self.groups:
             out["groups"] = {
                 g.name: {
@@ -295,6 +348,9 @@ _TOP_KEYS = (
     "data",
     "tasks",
     "groups",
+    "generation",
+    "allow_code_execution",
+    "allow_contamination",
 )
 _TASK_KEYS = (
     "kind",
@@ -428,6 +484,14 @@ class _Validator:
         for task_name in task_overrides:
             lookup(task_name, f"train.tasks.{task_name}")
         model = self.model(raw["model"])
+        self.one_model_family(intermediate, groups, targets, lookup)
+        generation = self.generation(raw.get("generation", {}))
+        flags = {}
+        for key in ("allow_code_execution", "allow_contamination"):
+            value = raw.get(key, False)
+            if not isinstance(value, bool):
+                raise self.fail(key, f"expected true or false, got {value!r}")
+            flags[key] = value
         return ExperimentConfig(
             name=name,
             model=model,
@@ -444,7 +508,45 @@ class _Validator:
             source_file=str(self.file),
             groups=groups,
             task_overrides=task_overrides,
+            generation=generation,
+            **flags,
         )
+
+    def one_model_family(self, intermediate, groups, targets, lookup) -> None:
+        """Code tasks train and run a causal LM; the others an encoder with
+        heads: one experiment is one or the other."""
+        names = [
+            m for c in intermediate for m in (groups[c].tasks if c in groups else (c,))
+        ]
+        where = {n: "intermediate" for n in names} | {t: "targets" for t in targets}
+        code = {n for n in where if lookup(n, where[n]).kind == CODE_KIND}
+        if code and len(code) != len(where):
+            other = next(n for n in where if n not in code)
+            raise self.fail(
+                where[other],
+                f"task '{other}' needs an encoder with task heads, but "
+                f"'{sorted(code)[0]}' is a code-generation task (a causal LM); "
+                "put code tasks and the others in separate experiments",
+            )
+
+    def generation(self, table) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail("generation", "expected a table")
+        self.known_keys(table, GENERATION_DEFAULTS, "generation")
+        out = dict(GENERATION_DEFAULTS)
+        for key, value in table.items():
+            ok, expected = _GENERATION_RULES[key]
+            if not ok(value):
+                raise self.fail(f"generation.{key}", f"{expected}, got {value!r}")
+            out[key] = float(value) if key in ("temperature", "top_p") else value
+        if out["n_samples"] > 1 and not out["do_sample"]:
+            raise self.fail(
+                "generation.n_samples",
+                f"{out['n_samples']} samples with greedy decoding would all be "
+                "the same; set do_sample = true (with temperature / top_p) or "
+                "n_samples = 1",
+            )
+        return out
 
     def check_intermediate(self, task: TaskSpec, where: str) -> None:
         # A task whose data must be fetched by hand (CCG) is refused when a run

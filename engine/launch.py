@@ -10,6 +10,7 @@ store, because its process is gone and it never recorded an end.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -46,14 +47,31 @@ class Prepared:
     plan: Plan
     workspace: Workspace
     missing_data: dict[str, str] = field(default_factory=dict)  # task -> what to fetch
+    notices: list[str] = field(default_factory=list)  # what stops a real run
 
 
-def prepare(config_path: str, workspace: Workspace, dry_run: bool = False) -> Prepared:
+def prepare(
+    config_path: str,
+    workspace: Workspace,
+    dry_run: bool = False,
+    allow_code_execution: bool = False,
+) -> Prepared:
     """Load, validate and plan; check every local data file. InputError if bad.
 
-    Data that must be downloaded by hand (CCG) and is not configured stops a
-    run here; a dry run plans it anyway and lists it in `missing_data`."""
+    What would stop a real run before it trains (data to fetch by hand, code
+    execution not allowed, a contaminated code target) stops it here; a dry run
+    plans it anyway and says so in `missing_data` / `notices`."""
     config = load_config(config_path)
+    if allow_code_execution and not config.allow_code_execution:
+        config = dataclasses.replace(config, allow_code_execution=True)
+    # A real run reads the data anyway: let the guard read it too, to settle
+    # overlaps the task specs alone cannot (ODEX-en vs CoNaLa's training set).
+    notices = [
+        *_execution_notice(config),
+        *_contamination_notice(config, download=not dry_run),
+    ]
+    if notices and not dry_run:
+        raise InputError(notices[0])
     members = [m for choice in config.intermediate for m in config.members(choice)]
     missing = {
         name: manual_data_message(config.task(name))
@@ -77,7 +95,56 @@ def prepare(config_path: str, workspace: Workspace, dry_run: bool = False) -> Pr
         wanted += [(task.eval_split, lang) for lang in config.languages[name]]
         check_local_data(task, [w for w in wanted if has_split(task, *w)])
     plan = make_plan(config, workspace)
-    return Prepared(config, plan, workspace, missing)
+    return Prepared(config, plan, workspace, missing, notices)
+
+
+def _code_run_fields(config: ExperimentConfig) -> dict[str, Any]:
+    """What a code run records: that execution was allowed, and any
+    contamination the user chose to allow (the results carry the caveat)."""
+    if not config.is_code:
+        return {}
+    from engine.codeeval.contamination import check_plan_contamination
+
+    report = check_plan_contamination(config)
+    return {
+        "allow_code_execution": config.allow_code_execution,
+        "allow_contamination": config.allow_contamination,
+        "contamination": report.as_dict(),
+        "generation": dict(config.generation),
+    }
+
+
+def _execution_notice(config: ExperimentConfig) -> list[str]:
+    """Generated code is untrusted: running it is the user's decision."""
+    executed = [
+        t
+        for t in config.targets
+        if config.task(t).kind == "code_generation"
+        and config.task(t).metric == "pass@k"
+    ]
+    if not executed or config.allow_code_execution:
+        return []
+    return [
+        f"{config.source_file}: target {', '.join(map(repr, executed))} is scored by "
+        "running the programs the model generates, and code execution is off. "
+        "Each program would run in a sandbox (its own process group and temporary "
+        "folder, CPU, memory, process and output limits, a timeout, no network "
+        "where the OS allows it), but it is still code nobody has read. To allow "
+        "it, pass --allow-code-execution or set allow_code_execution = true"
+    ]
+
+
+def _contamination_notice(config: ExperimentConfig, download: bool) -> list[str]:
+    """A code target that evaluates translations of problems an intermediate
+    stage trains on measures memory, not transfer: refused unless allowed."""
+    if not any(config.task(t).kind == "code_generation" for t in config.targets):
+        return []
+    from engine.codeeval.contamination import contamination_messages
+
+    messages = contamination_messages(config, download=download)
+    if not messages or config.allow_contamination:
+        return []
+    return [f"{config.source_file}: {m}" for m in messages]
 
 
 def new_run_id(name: str) -> str:
@@ -227,6 +294,7 @@ def execute(
             "precision": config.precision,
             "workspace": str(workspace.root),
             "plan": plan.summary(),
+            **_code_run_fields(config),
             "stages_total": len(plan.stages),
             "stages_done": 0,
             "error": None,

@@ -26,12 +26,15 @@ from pathlib import Path
 from engine.config import ExperimentConfig, StageHparams
 from engine.data.loaders import data_fingerprint, has_split
 from engine.models.tiny import TINY_NAME, TINY_VERSION
+from engine.models.tiny_causal import TINY_CAUSAL_NAME, TINY_CAUSAL_VERSION
 from engine.workspace import Workspace
 
 # Bump when a stage's code changes what it produces: old outputs stop matching.
 STAGE_CODE_VERSION = "2"  # 2: task kinds, per-task hyperparameters
 BASELINE = "baseline"
-RETRIEVAL_KINDS = ("retrieval",)  # targets scored from the encoder, no training
+# Targets scored from the stage's model as it is, without target training:
+# retrieval (embeddings) and code generation (generate, then execute or BLEU).
+EVAL_ONLY_KINDS = ("retrieval", "code_generation")
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ class TargetStage:
     seed: int
     languages: tuple[str, ...]
     reused: bool = False
-    trains: bool = True  # retrieval targets are scored without target training
+    trains: bool = True  # retrieval and code targets are scored without training
+    target_kind: str = ""
 
     @property
     def id(self) -> str:
@@ -93,7 +97,10 @@ class Plan:
             "intermediate_trainings": sum(1 for s in inter if not s.reused),
             "target_trainings": sum(1 for s in target if not s.reused and s.trains),
             "retrieval_evaluations": sum(
-                1 for s in target if not s.reused and not s.trains
+                1 for s in target if not s.reused and s.target_kind == "retrieval"
+            ),
+            "generation_evaluations": sum(
+                1 for s in target if not s.reused and s.target_kind == "code_generation"
             ),
             "reused_checkpoints": sum(1 for s in inter if s.reused),
             "reused_target_results": sum(1 for s in target if s.reused),
@@ -137,6 +144,8 @@ def model_fingerprint(model: str) -> str:
     """Identity of the starting weights: built-in version, folder, or hub id."""
     if model == TINY_NAME:
         return f"{TINY_NAME}:v{TINY_VERSION}"
+    if model == TINY_CAUSAL_NAME:
+        return f"{TINY_CAUSAL_NAME}:v{TINY_CAUSAL_VERSION}"
     folder = Path(model)
     if folder.is_dir():
         digest = hashlib.sha256()
@@ -239,7 +248,7 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                 lang = task.train_language
                 languages = config.languages[target]
                 hp = config.hparams_for("target", target)
-                trains = task.kind not in RETRIEVAL_KINDS
+                trains = task.kind not in EVAL_ONLY_KINDS
                 parts = {
                     "stage": "target",
                     "code": STAGE_CODE_VERSION,
@@ -257,6 +266,14 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         validation=fp(target, "validation", lang),
                         hparams=_hp(hp),
                         seed=seed,
+                    )
+                elif task.kind == "code_generation":
+                    # Sampling depends on the seed; everything that changes the
+                    # generated text is in the key.
+                    parts.update(
+                        generation=dict(config.generation),
+                        max_seq_length=hp.max_seq_length,
+                        seed=seed if config.generation.get("do_sample") else None,
                     )
                 else:
                     # Scored from the encoder as it is: no seed of its own, so
@@ -276,6 +293,7 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         languages=languages,
                         reused=result_exists(key),
                         trains=trains,
+                        target_kind=task.kind,
                     )
                 )
     return Plan(tuple(stages))

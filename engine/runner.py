@@ -62,8 +62,17 @@ class PlanRunner:
         self.should_stop = should_stop
 
         self.runtime = Runtime(resolve_device(config.device), config.precision)
-        self.model_path = resolve_model_path(config.model, workspace)
-        self.tokenizer = load_tokenizer(self.model_path)
+        if config.is_code:  # a causal LM, trained and run whole
+            from engine.models.causal import (
+                load_causal_tokenizer,
+                resolve_causal_model_path,
+            )
+
+            self.model_path = resolve_causal_model_path(config.model, workspace)
+            self.tokenizer = load_causal_tokenizer(self.model_path)
+        else:
+            self.model_path = resolve_model_path(config.model, workspace)
+            self.tokenizer = load_tokenizer(self.model_path)
         self.pad_id = self.tokenizer.pad_token_id or 0
         self.pooling = pooling_for(self.tokenizer)
         self.completed = 0
@@ -137,8 +146,13 @@ class PlanRunner:
                 **info,
             )
 
-    def _new_model(self, start: str, tasks: list[TaskSpec]) -> TaskModel:
+    def _new_model(self, start: str, tasks: list[TaskSpec]):
         torch.manual_seed(0)  # head init is seeded again in train_stage
+        if self.config.is_code:
+            from engine.kinds.code_generation import CausalLMModel
+            from engine.models.causal import load_causal_lm
+
+            return CausalLMModel(load_causal_lm(start))
         model = TaskModel(load_encoder(start), self.pooling)
         for task in tasks:
             model.add_head(task, get_kind(task.kind))
@@ -204,7 +218,10 @@ class PlanRunner:
         # Write the encoder whole under a temporary name, then move it into place.
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        model.encoder.save_pretrained(partial, safe_serialization=True)
+        if self.config.is_code:
+            model.save_pretrained(partial)  # the whole causal LM
+        else:
+            model.encoder.save_pretrained(partial, safe_serialization=True)
         self.tokenizer.save_pretrained(partial)
         meta = {
             "key": stage.key,
@@ -250,6 +267,8 @@ class PlanRunner:
             }
 
         hp = self.config.hparams_for("target", task.name)
+        if task.kind == "code_generation":
+            return self.run_generation(stage, task, hp, result_file)
         if not stage.trains:
             return self.run_retrieval(stage, task, hp, result_file)
         if not has_split(task, "validation", task.train_language):
@@ -373,6 +392,69 @@ class PlanRunner:
         )
         return {"layer": used_layer, "trained": False}
 
+    def run_generation(
+        self, stage: TargetStage, task: TaskSpec, hp: StageHparams, result_file
+    ) -> dict[str, Any]:
+        """A code target: generate with the stage's LM (the intermediate
+        checkpoint, or the pretrained model for the baseline) in every language,
+        then score by sandboxed execution (pass@k) or BLEU. No target training."""
+        from engine.codeeval.sandbox import Limits
+        from engine.codegen.generate import GenerationSettings, generate_completions
+        from engine.kinds.code_generation import score_generations
+        from engine.models.causal import load_causal_lm
+
+        start = (
+            str(self.workspace.checkpoint_dir(stage.intermediate_key))
+            if stage.intermediate_key
+            else self.model_path
+        )
+        lm = load_causal_lm(start, dtype=self.runtime.autocast_dtype)
+        lm.to(self.runtime.device)
+        settings = GenerationSettings.from_mapping(self.config.generation)
+        limits = Limits()
+        folder = result_file.parent / "generations"
+        scores = []
+        for language in stage.languages:
+            if self.should_stop():
+                raise Cancelled("cancelled during generation")
+            records = load_records(task, task.eval_split, language)
+            if hp.max_eval_examples:
+                records = records[: hp.max_eval_examples]
+            completions = generate_completions(
+                lm,
+                self.tokenizer,
+                records,
+                settings,
+                self.runtime,
+                should_stop=self.should_stop,
+            )
+            scored = score_generations(records, completions, task, limits)
+            _write_generations(folder / f"{language}.jsonl", completions, scored)
+            metric, value = scored.primary
+            score = {
+                "language": language,
+                "split": task.eval_split,
+                "metric": metric,
+                "value": value,
+                "metrics": scored.metrics,
+                "n_examples": len(records),
+                "best_step": None,
+                "generation": settings.as_dict(),
+            }
+            scores.append(score)
+            self._record(stage, task, score, reused=False)
+        write_json_atomic(
+            result_file,
+            {
+                "key": stage.key,
+                "run_id": self.run_id,
+                "generation": settings.as_dict(),
+                "limits": limits.__dict__,
+                "scores": scores,
+            },
+        )
+        return {"trained": False, "generation": settings.as_dict()}
+
     def _record(self, stage: TargetStage, task: TaskSpec, score: dict, reused: bool):
         self.events.emit(
             "eval",
@@ -403,6 +485,11 @@ class PlanRunner:
                     "n_examples": score["n_examples"],
                     "best_step": score.get("best_step"),
                     "metrics": score.get("metrics", {score["metric"]: score["value"]}),
+                    **(
+                        {"generation": score["generation"]}
+                        if "generation" in score
+                        else {}
+                    ),
                     "stage_key": stage.key,
                     "reused": reused,
                     "t": time.time(),
@@ -432,3 +519,19 @@ def _examples_scored(features: Features) -> int:
     to their record, so a record cut into several units counts once."""
     index = features.unit_arrays.get("record_index")
     return len(features) if index is None else len(np.unique(index))
+
+
+def _write_generations(path, completions: list[dict], scored) -> None:
+    """Every completion with its verdict, for reading why a problem failed."""
+    verdicts = {
+        (s.get("task_id"), s.get("completion_index")): s
+        for s in getattr(scored, "samples", []) or []
+        if isinstance(s, dict)
+    }
+    lines = []
+    for c in completions:
+        extra = verdicts.get((c["task_id"], c["completion_index"]), {})
+        lines.append(json.dumps({**c, **extra}, ensure_ascii=False))
+    from engine.atomic import write_text_atomic
+
+    write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))

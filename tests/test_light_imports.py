@@ -28,6 +28,9 @@ LIGHT_MODULES = [
     "engine.metrics.mlqa",
     "engine.metrics.tagging",
     "engine.metrics.retrieval",
+    "engine.codeeval",
+    "engine.codeeval.contamination",
+    "engine.codegen.generate",
 ]
 HEAVY = ("torch", "transformers", "datasets", "textual")
 

@@ -70,6 +70,10 @@ def check_local_data(task: TaskSpec, splits: list[tuple[str, str]]) -> None:
     for split, language in splits:
         if task.kind in CLASSIFICATION_KINDS:
             load_split(task, split, language)
+        elif task.kind == "code_generation":
+            from engine.data.code_records import load_code_records
+
+            load_code_records(task, split, language)
         elif task.kind == "retrieval":
             from engine.data.kind_records import load_retrieval_pairs
 

@@ -15,6 +15,10 @@ def load_records(task: TaskSpec, split: str, language: str) -> list[dict]:
             {"texts": list(ex.texts), "label": ex.label}
             for ex in load_split(task, split, language)
         ]
+    if task.kind == "code_generation":
+        from engine.data.code_records import load_code_records
+
+        return load_code_records(task, split, language)
     from engine.data.kind_records import load_kind_records
 
     return load_kind_records(task, split, language)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.kinds.base import Features, Kind
 from engine.kinds.classification import ClassificationKind
+from engine.kinds.code_generation import CodeGenerationKind
 from engine.kinds.multiple_choice import MultipleChoiceKind
 from engine.kinds.retrieval import RetrievalKind
 from engine.kinds.span_qa import SpanQAKind
@@ -16,6 +17,7 @@ KINDS: dict[str, Kind] = {
     "multiple_choice": MultipleChoiceKind(),
     "tagging": TaggingKind(),
     "retrieval": RetrievalKind(),
+    "code_generation": CodeGenerationKind(),
 }
 
 

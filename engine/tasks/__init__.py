@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from engine.errors import InputError, did_you_mean
 from engine.tasks import (
+    code,
     demo,
     multiple_choice,
     nli,
@@ -32,6 +33,7 @@ REGISTRY: dict[str, TaskSpec] = {
         tagging,
         retrieval,
         demo,
+        code,
     )
     for task in module.TASKS
 }

