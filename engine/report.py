@@ -22,7 +22,17 @@ from engine.store import RESULT_KEYS
 
 BASELINE = "baseline"
 FORMATS = ("table", "csv", "json", "markdown", "latex")
-PERCENT_METRICS = ("accuracy", "f1", "exact_match", "macro_f1", "xtreme score")
+PERCENT_METRICS = (
+    "accuracy",
+    "f1",
+    "exact_match",
+    "macro_f1",
+    "xtreme score",
+    "pass@1",
+    "pass@10",
+    "pass@100",
+    "bleu",
+)
 
 
 @dataclass

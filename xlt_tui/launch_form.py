@@ -96,6 +96,7 @@ class LaunchForm:
     group_name: str = ""
     group_tasks: str = ""
     group_sampling: str = "proportional"
+    allow_code_execution: bool = False
 
     @classmethod
     def from_file(cls, path: Path) -> LaunchForm:
@@ -122,6 +123,7 @@ class LaunchForm:
             group_name=group.name if group else "",
             group_tasks=", ".join(group.tasks) if group else "",
             group_sampling=group.sampling if group else "proportional",
+            allow_code_execution=cfg.allow_code_execution,
         )
 
     @classmethod
@@ -145,6 +147,10 @@ class LaunchForm:
             device=self.device,
             precision=self.precision,
         )
+        if self.allow_code_execution:
+            raw["allow_code_execution"] = True
+        else:
+            raw.pop("allow_code_execution", None)
         self._apply_group(raw)
         langs = {t: v for t, v in self.languages.items() if t in self.targets}
         if langs:

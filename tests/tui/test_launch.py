@@ -108,3 +108,14 @@ async def test_group_typed_in_the_form_becomes_one_intermediate_choice(tmp_path)
         raw = app.screen.read_form().to_raw()
         assert raw["intermediate"][-1] == "group"
         assert raw["groups"]["group"]["tasks"] == ["demo-topic", "demo-trivia-qa"]
+
+
+def test_code_execution_is_the_users_choice_in_the_form():
+    from engine.config import parse_config
+
+    config = DEMO_CONFIG.parent / "codegen_transfer.toml"
+    form = LaunchForm.from_file(config)
+    assert form.allow_code_execution is False
+    assert "allow_code_execution" not in form.to_raw()
+    form.allow_code_execution = True
+    assert parse_config(form.to_raw(), config).allow_code_execution is True

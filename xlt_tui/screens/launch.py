@@ -142,6 +142,13 @@ class LaunchScreen(Screen):
                         [(p, p) for p in PRECISIONS], id="precision", allow_blank=False
                     )
                 yield Checkbox("baseline", True, id="baseline")
+                yield Checkbox(
+                    "run generated code",
+                    False,
+                    id="allow-code-execution",
+                    tooltip="Code targets are scored by running the programs the "
+                    "model writes (sandboxed); off unless you allow it.",
+                )
             with Grid(id="hparams"):
                 yield Label("")
                 yield Label("intermediate stage")
@@ -183,6 +190,9 @@ class LaunchScreen(Screen):
         self.query_one("#device", Select).value = form.device
         self.query_one("#precision", Select).value = form.precision
         self.query_one("#baseline", Checkbox).value = form.baseline
+        self.query_one(
+            "#allow-code-execution", Checkbox
+        ).value = form.allow_code_execution
         self.query_one("#group-tasks", Input).value = form.group_tasks
         self.query_one("#group-name", Input).value = form.group_name
         self.query_one("#group-sampling", Select).value = form.group_sampling
@@ -234,6 +244,7 @@ class LaunchScreen(Screen):
         f.device = str(self.query_one("#device", Select).value)
         f.precision = str(self.query_one("#precision", Select).value)
         f.baseline = self.query_one("#baseline", Checkbox).value
+        f.allow_code_execution = self.query_one("#allow-code-execution", Checkbox).value
         f.group_tasks = self.query_one("#group-tasks", Input).value
         f.group_name = self.query_one("#group-name", Input).value
         f.group_sampling = str(self.query_one("#group-sampling", Select).value)
