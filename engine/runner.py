@@ -146,6 +146,13 @@ class PlanRunner:
                 **info,
             )
 
+    def _start_of(self, stage: TargetStage) -> str:
+        """The weights a target stage starts from: its intermediate checkpoint,
+        or the pretrained model for the baseline."""
+        if stage.intermediate_key:
+            return str(self.workspace.checkpoint_dir(stage.intermediate_key))
+        return self.model_path
+
     def _new_model(self, start: str, tasks: list[TaskSpec]):
         torch.manual_seed(0)  # head init is seeded again in train_stage
         if self.config.is_code:
@@ -278,11 +285,7 @@ class PlanRunner:
                 message=f"{task.name} has no {task.train_language} validation "
                 "split; keeping the last step instead of the best one",
             )
-        start = (
-            str(self.workspace.checkpoint_dir(stage.intermediate_key))
-            if stage.intermediate_key
-            else self.model_path
-        )
+        start = self._start_of(stage)
         model = self._new_model(start, [task])
         train_task = self.train_task(task, hp)
         result = self._train(stage, model, [train_task], hp, select_best=True)
@@ -345,11 +348,7 @@ class PlanRunner:
         from engine.data.kind_records import load_retrieval_pairs
         from engine.kinds.retrieval import evaluate_retrieval, resolve_layer
 
-        start = (
-            str(self.workspace.checkpoint_dir(stage.intermediate_key))
-            if stage.intermediate_key
-            else self.model_path
-        )
+        start = self._start_of(stage)
         encoder = load_encoder(start)
         layer = None if hp.retrieval_layer < 0 else hp.retrieval_layer
         used_layer = resolve_layer(encoder.config, layer)
@@ -403,11 +402,7 @@ class PlanRunner:
         from engine.kinds.code_generation import score_generations
         from engine.models.causal import load_causal_lm
 
-        start = (
-            str(self.workspace.checkpoint_dir(stage.intermediate_key))
-            if stage.intermediate_key
-            else self.model_path
-        )
+        start = self._start_of(stage)
         lm = load_causal_lm(start, dtype=self.runtime.autocast_dtype)
         lm.to(self.runtime.device)
         settings = GenerationSettings.from_mapping(self.config.generation)

@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from engine.data.kind_records import RowError
+from engine.data.kind_records import RowError, _field
 from engine.data.local_files import read_records
 from engine.errors import InputError, did_you_mean
 from engine.tasks.spec import (
@@ -439,15 +439,6 @@ def intent_prompt(intent: str) -> str:
     """A natural-language intent as Python comment lines."""
     lines = intent.strip().splitlines() or [""]
     return "".join(f"# {line.strip()}\n" for line in lines)
-
-
-def _field(row: Row, name: str) -> Any:
-    if name not in row:
-        raise RowError(
-            f"missing column '{name}'{did_you_mean(name, row)} "
-            f"(columns present: {', '.join(row) or 'none'})"
-        )
-    return row[name]
 
 
 def _text(row: Row, name: str, allow_empty: bool = True) -> str:
