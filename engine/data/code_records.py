@@ -78,8 +78,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from engine.data.kind_records import RowError, _field
-from engine.data.local_files import read_records
+from engine.data.kind_records import (
+    RowError,
+    _field,
+    check_hub_request,
+    local_rows,
+)
 from engine.errors import InputError, did_you_mean
 from engine.tasks.spec import (
     PACKAGE_PATH_PREFIX,
@@ -197,26 +201,9 @@ def _rows(task: TaskSpec, split: str, language: str) -> Rows:
 
         raise InputError(manual_data_message(task))
     if isinstance(source, LocalSource):
-        path = source.files.get((split, language))
-        if path is None:
-            have = ", ".join(f"{s}.{lang}" for s, lang in source.files) or "none"
-            raise InputError(
-                f"task '{task.name}' has no {split} file for language "
-                f"'{language}' (it has {have})"
-            )
-        return ((f"{path}:{line}", row) for line, row in read_records(path))
+        return local_rows(task, source, split, language)
     assert isinstance(source, HubSource)
-    if split not in source.splits:
-        raise InputError(
-            f"task '{task.name}' has no '{split}' split (it has "
-            f"{', '.join(source.splits)})"
-        )
-    if language not in source.configs:
-        raise InputError(
-            f"task '{task.name}' has no language '{language}'"
-            f"{did_you_mean(language, source.configs)} "
-            f"(it has {', '.join(source.configs)})"
-        )
+    check_hub_request(task, source, split, language)
     if source.path.startswith(PACKAGE_PATH_PREFIX):
         package = source.path[len(PACKAGE_PATH_PREFIX) :]
         return _package_rows(task, package, source.splits[split])

@@ -225,22 +225,30 @@ def _rows(task: TaskSpec, split: str, language: str) -> Rows:
     if isinstance(source, ManualSource):
         raise InputError(manual_data_message(task))
     if isinstance(source, LocalSource):
-        path = source.files.get((split, language))
-        if path is None:
-            have = ", ".join(f"{s}.{lang}" for s, lang in source.files) or "none"
-            raise InputError(
-                f"task '{task.name}' has no {split} file for language "
-                f"'{language}' (it has {have})"
-            )
-        return ((f"{path}:{line}", row) for line, row in read_records(path))
+        return local_rows(task, source, split, language)
     assert isinstance(source, HubSource)
     return _hub_rows(task, source, split, language)
 
 
-def _hub_rows(task: TaskSpec, source: HubSource, split: str, language: str) -> Rows:
+def local_rows(task: TaskSpec, source: LocalSource, split: str, language: str) -> Rows:
+    """Rows of the local file for (split, language), each with its file:line."""
+    path = source.files.get((split, language))
+    if path is None:
+        have = ", ".join(f"{s}.{lang}" for s, lang in source.files) or "none"
+        raise InputError(
+            f"task '{task.name}' has no {split} file for language "
+            f"'{language}' (it has {have})"
+        )
+    return ((f"{path}:{line}", row) for line, row in read_records(path))
+
+
+def check_hub_request(
+    task: TaskSpec, source: HubSource, split: str, language: str
+) -> None:
+    """InputError unless the task's source has this split and language."""
     if split not in source.splits:
         raise InputError(
-            f"task '{task.name}' has no '{split}' split on the hub "
+            f"task '{task.name}' has no '{split}' split "
             f"(it has {', '.join(source.splits)})"
         )
     if language not in source.configs:
@@ -249,6 +257,10 @@ def _hub_rows(task: TaskSpec, source: HubSource, split: str, language: str) -> R
             f"{did_you_mean(language, source.configs)} "
             f"(it has {', '.join(source.configs)})"
         )
+
+
+def _hub_rows(task: TaskSpec, source: HubSource, split: str, language: str) -> Rows:
+    check_hub_request(task, source, split, language)
     import datasets  # heavy: imported only when hub data is read
 
     config = source.config_for(split, language)
