@@ -70,7 +70,8 @@ from torch import nn
 
 from engine.config import StageHparams
 from engine.data.examples import Example
-from engine.kinds import Features, get_kind
+from engine.data.features import Features
+from engine.kinds import load_kind
 from engine.models.heads import TaskModel, pooling_for
 from engine.models.loading import load_encoder, load_tokenizer
 from engine.models.tiny import TINY_NAME, ensure_tiny_model
@@ -153,7 +154,7 @@ def bench_task(num_labels: int):
 def featurize(tokenizer, examples: list[Example], max_length: int) -> Features:
     records = [{"texts": list(ex.texts), "label": ex.label} for ex in examples]
     task = bench_task(max(ex.label for ex in examples) + 1)
-    return get_kind(task.kind).featurize(tokenizer, records, task, max_length, 128)
+    return load_kind(task.kind).featurize(tokenizer, records, task, max_length, 128)
 
 
 def trainer_rows(split: Features) -> list[dict]:
@@ -214,7 +215,7 @@ class Setup:
         torch.manual_seed(SEED)
         model = TaskModel(load_encoder(self.model_path), self.pooling)
         task = bench_task(self.num_labels)
-        model.add_head(task, get_kind(task.kind))
+        model.add_head(task, load_kind(task.kind))
         return model
 
 
@@ -247,7 +248,7 @@ def check_steps(side: str, done: int, steps: int) -> None:
 def run_engine(setup: Setup, steps: int) -> float:
     model = setup.fresh_model().to(setup.device)  # Trainer moves it in __init__ too
     task = bench_task(setup.num_labels)
-    task = TrainTask(task, get_kind(task.kind), setup.data)  # no validation
+    task = TrainTask(task, load_kind(task.kind), setup.data)  # no validation
     hp = dataclasses.replace(setup.hp, max_steps=steps)
     runtime = Runtime(setup.device, "fp32")
     pad_id = setup.tokenizer.pad_token_id or 0  # as engine.runner does

@@ -78,6 +78,10 @@ class StageHparams:
     max_eval_examples: int = 0
     """Use at most this many validation/test examples per language; 0 means all."""
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field by name (keys, stored metadata)."""
+        return asdict(self)
+
     def __post_init__(self) -> None:
         checks = {
             "learning_rate": self.learning_rate > 0,

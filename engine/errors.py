@@ -1,8 +1,8 @@
 """Error types that the CLI turns into exit codes.
 
 `InputError` is bad input from the user (config, data files, arguments): the CLI
-prints its message and exits 2 without a traceback. `RunFailed` is a run that
-started and then failed: exit 1.
+prints its message and exits 2 without a traceback. `Cancelled` ends a run
+that was asked to stop: exit 1, with everything finished kept.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ class InputError(Exception):
     """Bad input: one clear message naming the file, key or line."""
 
 
-class RunFailed(Exception):
-    """A run that started and did not finish."""
+class Cancelled(Exception):
+    """A cancel request arrived; the stage stopped at a safe point (between two
+    training steps, two languages, two generation batches)."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -317,7 +317,7 @@ def execute(
     try:
         runner.run()
     except Exception as exc:  # noqa: BLE001 - every failure ends the run cleanly
-        from engine.train import Cancelled
+        from engine.errors import Cancelled
 
         if isinstance(exc, Cancelled):
             status, code = "cancelled", EXIT_FAILED

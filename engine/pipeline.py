@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import ExperimentConfig, StageHparams
@@ -161,7 +161,7 @@ def model_fingerprint(model: str) -> str:
 
 def _hp(hp: StageHparams) -> dict:
     # Logging cadence does not change the weights.
-    d = asdict(hp)
+    d = hp.as_dict()
     d.pop("log_every")
     return d
 

@@ -21,18 +21,19 @@ import torch
 
 from engine.atomic import write_json_atomic
 from engine.config import ExperimentConfig, StageHparams
+from engine.data.features import Features
 from engine.data.loaders import data_fingerprint, has_split
 from engine.data.records import load_records
 from engine.data.tokenize import cached_features
+from engine.errors import Cancelled
 from engine.events import EventWriter
-from engine.kinds import Features, get_kind
+from engine.kinds import load_kind
 from engine.models.heads import TaskModel, pooling_for
 from engine.models.loading import load_encoder, load_tokenizer, resolve_model_path
 from engine.pipeline import IntermediateStage, Plan, TargetStage
 from engine.store import Store
 from engine.tasks.spec import TaskSpec
 from engine.train import (
-    Cancelled,
     Runtime,
     TrainTask,
     evaluate,
@@ -89,7 +90,7 @@ class PlanRunner:
         self, task: TaskSpec, split: str, lang: str, hp: StageHparams, limit: int
     ) -> Features:
         data = cached_features(
-            get_kind(task.kind),
+            load_kind(task.kind),
             self.tokenizer,
             task,
             lambda: load_records(task, split, lang),
@@ -102,7 +103,7 @@ class PlanRunner:
 
     def train_task(self, task: TaskSpec, hp: StageHparams) -> TrainTask:
         """The task's English train split, and its validation split if any."""
-        kind = get_kind(task.kind)
+        kind = load_kind(task.kind)
         lang = task.train_language
         train = self.features(task, "train", lang, hp, hp.max_train_examples)
         validation = records = None
@@ -162,7 +163,7 @@ class PlanRunner:
             return CausalLMModel(load_causal_lm(start))
         model = TaskModel(load_encoder(start), self.pooling)
         for task in tasks:
-            model.add_head(task, get_kind(task.kind))
+            model.add_head(task, load_kind(task.kind))
         return model
 
     def _train(
@@ -238,7 +239,7 @@ class PlanRunner:
             "base_model": self.config.model,
             "steps": result.steps,
             "validation_accuracy": result.best_score,
-            "hparams": hp.__dict__,
+            "hparams": hp.as_dict(),
             "run_id": self.run_id,
             "created": time.time(),
         }

@@ -21,14 +21,11 @@ import torch
 
 from engine.config import StageHparams
 from engine.data.batching import eval_batches, length_grouped_batches
-from engine.kinds.base import Features
+from engine.data.features import Features
+from engine.errors import Cancelled
 from engine.models.heads import TaskModel
 
 Emit = Callable[..., Any]
-
-
-class Cancelled(Exception):
-    """A cancel request arrived; the stage stopped between two steps."""
 
 
 @dataclass

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from engine.config import StageHparams  # noqa: E402
 from engine.errors import InputError  # noqa: E402
-from engine.kinds import get_kind  # noqa: E402
+from engine.kinds import load_kind  # noqa: E402
 from engine.kinds.multiple_choice import choice_pairs  # noqa: E402
 from engine.models.heads import TaskModel, pooling_for  # noqa: E402
 from engine.models.loading import load_encoder, load_tokenizer  # noqa: E402
@@ -21,7 +21,7 @@ from engine.tasks.spec import LocalSource, TaskSpec  # noqa: E402
 from engine.train import Runtime, TrainTask, evaluate, train_stage  # noqa: E402
 from tests.kinds_support import fast_tiny_model, slow_tiny_model  # noqa: E402
 
-CHOICE = get_kind("multiple_choice")
+CHOICE = load_kind("multiple_choice")
 
 
 def spec(n_choices=4, name="mc") -> TaskSpec:

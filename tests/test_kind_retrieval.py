@@ -16,7 +16,7 @@ import torch
 from transformers import BertConfig
 
 from engine.config import StageHparams
-from engine.kinds import get_kind
+from engine.kinds import load_kind
 from engine.kinds.retrieval import (
     default_layer,
     embed,
@@ -288,7 +288,7 @@ def test_embedding_ignores_dropout_and_keeps_the_training_mode(slow):
 
 
 def test_the_kind_is_registered_and_has_no_training():
-    kind = get_kind("retrieval")
+    kind = load_kind("retrieval")
     assert kind.name == "retrieval"
     assert kind.needs_training_data is False
     with pytest.raises(TypeError, match="evaluate_retrieval"):

@@ -13,14 +13,14 @@ torch = pytest.importorskip("torch")
 from kinds_support import fast_tiny_model, slow_tiny_model  # noqa: E402
 
 from engine.config import StageHparams  # noqa: E402
-from engine.kinds import get_kind  # noqa: E402
+from engine.kinds import load_kind  # noqa: E402
 from engine.kinds.span_qa import predictions, window_spans  # noqa: E402
 from engine.models.heads import TaskModel, pooling_for  # noqa: E402
 from engine.models.loading import load_encoder, load_tokenizer  # noqa: E402
 from engine.tasks.spec import LocalSource, TaskSpec  # noqa: E402
 from engine.train import Runtime, TrainTask, evaluate, train_stage  # noqa: E402
 
-QA = get_kind("span_qa")
+QA = load_kind("span_qa")
 
 
 def task(metric="squad", name="qa-test") -> TaskSpec:

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from engine.config import StageHparams  # noqa: E402
 from engine.errors import InputError  # noqa: E402
-from engine.kinds import get_kind  # noqa: E402
+from engine.kinds import load_kind  # noqa: E402
 from engine.kinds.tagging import IGNORE, sentences_of  # noqa: E402
 from engine.metrics import tagging as tag_metrics  # noqa: E402
 from engine.models.heads import TaskModel, pooling_for  # noqa: E402
@@ -22,7 +22,7 @@ from engine.tasks.spec import LocalSource, TaskSpec  # noqa: E402
 from engine.train import Runtime, TrainTask, evaluate, train_stage  # noqa: E402
 from tests.kinds_support import fast_tiny_model, slow_tiny_model  # noqa: E402
 
-TAGGING = get_kind("tagging")
+TAGGING = load_kind("tagging")
 NER_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
 
 

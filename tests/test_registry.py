@@ -29,10 +29,10 @@ def test_tasks_json_lists_the_real_tasks_with_their_sources():
     }
     assert tasks["xnli"]["source"] == "hub:facebook/xnli"
     assert tasks["xnli"]["labels"] == ["entailment", "neutral", "contradiction"]
-    from engine.kinds import KINDS
+    from engine.kinds import load_kind
 
     for t in tasks.values():
-        assert t["kind"] in KINDS  # every registered task can be run
+        assert load_kind(t["kind"]).name == t["kind"]  # every task can be run
         if t["kind"] in ("classification", "pair_classification"):
             assert t["metric"] == "accuracy"
 

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 from engine.config import StageHparams  # noqa: E402
 from engine.data.batching import eval_batches, length_grouped_batches  # noqa: E402
 from engine.data.tokenize import cached_features  # noqa: E402
-from engine.kinds import get_kind  # noqa: E402
+from engine.kinds import load_kind  # noqa: E402
 from engine.models.heads import TaskModel, pooling_for  # noqa: E402
 from engine.models.loading import load_encoder, load_tokenizer  # noqa: E402
 from engine.models.tiny import ensure_tiny_model  # noqa: E402
@@ -18,7 +18,7 @@ from engine.tasks import REGISTRY  # noqa: E402
 from engine.train import linear_schedule, task_weights, total_steps  # noqa: E402
 
 SENTIMENT = REGISTRY["demo-sentiment"]
-CLASSIFY = get_kind("classification")
+CLASSIFY = load_kind("classification")
 
 
 @pytest.fixture(scope="module")

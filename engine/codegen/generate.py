@@ -181,10 +181,10 @@ def generate_completions(
     autocast). A prompt longer than the model's context minus max_new_tokens
     keeps its end (`prompt_truncated`). `on_batch(done_rows, total_rows)` is
     called after each batch; `should_stop()` is checked before each, and a
-    true answer raises engine.train.Cancelled."""
+    true answer raises engine.errors.Cancelled."""
     import torch
 
-    from engine.train import Cancelled
+    from engine.errors import Cancelled
 
     lm = getattr(model, "lm", model)
     device = runtime.device

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.data.features import Features
+
 TOKENIZE_VERSION = "2"
 
 
@@ -44,8 +46,6 @@ def cached_features(
     stride: int = 128,
 ):
     """Features from the cache, or featurize `records_fn()` and cache them."""
-    from engine.kinds.base import Features
-
     key = hashlib.sha256(
         json.dumps(
             [

@@ -1,28 +1,26 @@
-"""Task kinds by name. Heavy (torch): imported by the runner only."""
+"""Task kinds: how each kind's records become features, which head reads the
+encoder, the loss, the scoring, and how its targets are run.
+
+This package's __init__ is light: `load_kind(name)` imports a kind's module
+(heavy: torch) when a run needs it. The facts light code needs about a kind
+(family, target mode, metrics, row formats) are engine.tasks.kinds.KINDS.
+"""
 
 from __future__ import annotations
 
-from engine.kinds.base import Features, Kind
-from engine.kinds.classification import ClassificationKind
-from engine.kinds.code_generation import CodeGenerationKind
-from engine.kinds.multiple_choice import MultipleChoiceKind
-from engine.kinds.retrieval import RetrievalKind
-from engine.kinds.span_qa import SpanQAKind
-from engine.kinds.tagging import TaggingKind
+import importlib
+from typing import TYPE_CHECKING
 
-KINDS: dict[str, Kind] = {
-    "classification": ClassificationKind("classification"),
-    "pair_classification": ClassificationKind("pair_classification"),
-    "span_qa": SpanQAKind(),
-    "multiple_choice": MultipleChoiceKind(),
-    "tagging": TaggingKind(),
-    "retrieval": RetrievalKind(),
-    "code_generation": CodeGenerationKind(),
-}
+from engine.tasks.kinds import KINDS
+
+if TYPE_CHECKING:
+    from engine.kinds.base import Kind
 
 
-def get_kind(name: str) -> Kind:
-    return KINDS[name]
+def load_kind(name: str) -> Kind:
+    """The Kind object of a task kind (imports its module)."""
+    module, _, attribute = KINDS[name].implementation.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
-__all__ = ["KINDS", "Features", "Kind", "get_kind"]
+__all__ = ["load_kind"]

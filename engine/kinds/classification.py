@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.kinds.base import Features, Kind, ragged
+from engine.data.features import Features, ragged
+from engine.kinds.base import Kind
 
 _CHUNK = 1000
 
@@ -82,3 +83,7 @@ class ClassificationKind(Kind):
     def score(self, gathered, features, records, task, language) -> dict[str, float]:
         labels = features.unit_arrays["labels"]
         return {"accuracy": float((gathered["prediction"] == labels).mean())}
+
+
+SENTENCE = ClassificationKind("classification")
+PAIR = ClassificationKind("pair_classification")

