@@ -69,7 +69,6 @@ import torch
 from torch import nn
 
 from engine.config import StageHparams
-from engine.data.examples import Example
 from engine.data.features import Features
 from engine.kinds import load_kind
 from engine.models.heads import TaskModel, pooling_for
@@ -91,18 +90,19 @@ TRAINER_GROUPED = "Trainer+group_by_length"
 # Data
 
 
-def demo_examples() -> list[Example] | None:
-    """demo-xqa's English training split, or None when it is not there."""
-    from engine.data.loaders import load_split
+def demo_examples() -> list[dict] | None:
+    """demo-xqa's English training records ({"texts", "label"}), or None when
+    they are not there."""
+    from engine.data.records import load_records
     from engine.tasks import get_task
 
     task = get_task(DEMO_TASK)
     if not Path(task.source.files[("train", "en")]).is_file():
         return None
-    return load_split(task, "train", "en")
+    return load_records(task, "train", "en")
 
 
-def synthetic_examples(n: int, seed: int = 0) -> list[Example]:
+def synthetic_examples(n: int, seed: int = 0) -> list[dict]:
     """PAWS-like sentence pairs with realistic, varied lengths (fallback data).
 
     Sentence lengths follow a log-normal distribution (median 9 words, 3 to 40;
@@ -135,7 +135,7 @@ def synthetic_examples(n: int, seed: int = 0) -> list[Example]:
             " ".join(first).capitalize() + ".",
             " ".join(second).capitalize() + ".",
         )
-        examples.append(Example(texts, label))
+        examples.append({"texts": list(texts), "label": label})
     return examples
 
 
@@ -151,9 +151,8 @@ def bench_task(num_labels: int):
     )
 
 
-def featurize(tokenizer, examples: list[Example], max_length: int) -> Features:
-    records = [{"texts": list(ex.texts), "label": ex.label} for ex in examples]
-    task = bench_task(max(ex.label for ex in examples) + 1)
+def featurize(tokenizer, records: list[dict], max_length: int) -> Features:
+    task = bench_task(max(r["label"] for r in records) + 1)
     return load_kind(task.kind).featurize(tokenizer, records, task, max_length, 128)
 
 
@@ -408,7 +407,7 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Setup, dict]:
     if examples is None:
         examples = synthetic_examples(SYNTHETIC_EXAMPLES)
         source = "synthetic sentence pairs"
-    num_labels = max(ex.label for ex in examples) + 1
+    num_labels = max(r["label"] for r in examples) + 1
     split = featurize(tokenizer, examples, args.max_length)
     n = len(split) // args.batch_size * args.batch_size  # full batches only
     if n == 0:

@@ -2,11 +2,19 @@
 
 For every seed and every intermediate choice (baseline included):
 
-    intermediate stage   train the encoder on an English task -> checkpoint
-    target stage         train on the target's English data from that encoder
-                         (or from the pretrained model, for the baseline), keep
-                         the best step on English validation, then evaluate
-                         zero-shot on every language of the target
+    intermediate stage   train the encoder (or LM) on an English task or a
+                         multi-task group -> checkpoint
+    target stage         run the target from that checkpoint (or from the
+                         pretrained model, for the baseline) as its kind says
+                         (engine.tasks.kinds target_mode): train on English and
+                         evaluate zero-shot; embed and score (retrieval); or
+                         generate and score (code)
+
+A stage is a self-contained unit of work: its description carries what it
+reads (the key of the checkpoint it starts from), its own key, its seed, its
+task specs and hyperparameters, so it can be handed to whatever runs it (the
+engine's process today, a worker on another device later) without the
+config. engine.stages.execute_stage runs one.
 
 A stage's key is a hash of everything that determines its output, so a stage
 whose output already exists in the workspace is reused, not re-run: one
@@ -20,21 +28,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from engine.codegen.generate import GenerationSettings
 from engine.config import ExperimentConfig, StageHparams
 from engine.data.loaders import data_fingerprint, has_split
 from engine.models.tiny import TINY_NAME, TINY_VERSION
 from engine.models.tiny_causal import TINY_CAUSAL_NAME, TINY_CAUSAL_VERSION
+from engine.tasks.kinds import (
+    EMBED_AND_SCORE,
+    GENERATE_AND_SCORE,
+    TRAIN_THEN_EVALUATE,
+    kind_info,
+)
+from engine.tasks.spec import TaskSpec
 from engine.workspace import Workspace
 
 # Bump when a stage's code changes what it produces: old outputs stop matching.
 STAGE_CODE_VERSION = "2"  # 2: task kinds, per-task hyperparameters
 BASELINE = "baseline"
-# Targets scored from the stage's model as it is, without target training:
-# retrieval (embeddings) and code generation (generate, then execute or BLEU).
-EVAL_ONLY_KINDS = ("retrieval", "code_generation")
+
+# What a dry run says each kind of target stage does.
+_ACTIONS = {
+    TRAIN_THEN_EVALUATE: "train + evaluate",
+    EMBED_AND_SCORE: "evaluate (retrieval)",
+    GENERATE_AND_SCORE: "generate + score",
+}
+
+
+@dataclass(frozen=True)
+class GroupSampling:
+    """How a multi-task stage draws a task per step (engine.train.task_weights)."""
+
+    sampling: str = "proportional"
+    cap: int = 0
+    temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,12 +75,23 @@ class IntermediateStage:
     seed: int
     reused: bool = False
     members: tuple[str, ...] = ()  # the tasks trained: (task,) or the group's
+    member_tasks: tuple[TaskSpec, ...] = ()
+    hparams: StageHparams | None = None
+    """The stage's training values: the task's (with [train.tasks.<task>]),
+    or, for a group, [train.intermediate]'s."""
+    member_hparams: tuple[StageHparams, ...] = ()
+    """Per member: how its data is read (max_seq_length, doc_stride, caps)."""
+    sampling: GroupSampling | None = None  # a group's
+
+    kind = "intermediate"
 
     @property
     def id(self) -> str:
         return f"intermediate/{self.task}/seed{self.seed}"
 
-    kind = "intermediate"
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return ()  # the pretrained model only
 
 
 @dataclass(frozen=True)
@@ -61,14 +103,31 @@ class TargetStage:
     seed: int
     languages: tuple[str, ...]
     reused: bool = False
-    trains: bool = True  # retrieval and code targets are scored without training
     target_kind: str = ""
+    mode: str = TRAIN_THEN_EVALUATE
+    """How it is run: engine.tasks.kinds' target mode of its kind."""
+    target_task: TaskSpec | None = None
+    hparams: StageHparams | None = None
+    generation: GenerationSettings | None = None  # code targets
+
+    kind = "target"
 
     @property
     def id(self) -> str:
         return f"target/{self.target}/from-{self.intermediate}/seed{self.seed}"
 
-    kind = "target"
+    @property
+    def trains(self) -> bool:
+        return self.mode == TRAIN_THEN_EVALUATE
+
+    @property
+    def action(self) -> str:
+        return _ACTIONS[self.mode]
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Keys of the stages whose outputs it needs (its checkpoint)."""
+        return (self.intermediate_key,) if self.intermediate_key else ()
 
 
 Stage = IntermediateStage | TargetStage
@@ -81,7 +140,7 @@ class Plan:
     @property
     def trainings(self) -> int:
         """Stages that will train a model in this run (the rest are reused, or
-        retrieval targets, which only evaluate)."""
+        targets scored without training)."""
         return sum(1 for s in self.stages if not s.reused and _trains(s))
 
     @property
@@ -91,16 +150,15 @@ class Plan:
     def summary(self) -> dict:
         inter = [s for s in self.stages if isinstance(s, IntermediateStage)]
         target = [s for s in self.stages if isinstance(s, TargetStage)]
+        fresh = [s for s in target if not s.reused]
         return {
             "stages": len(self.stages),
             "trainings": self.trainings,
             "intermediate_trainings": sum(1 for s in inter if not s.reused),
-            "target_trainings": sum(1 for s in target if not s.reused and s.trains),
-            "retrieval_evaluations": sum(
-                1 for s in target if not s.reused and s.target_kind == "retrieval"
-            ),
+            "target_trainings": sum(1 for s in fresh if s.trains),
+            "retrieval_evaluations": sum(1 for s in fresh if s.mode == EMBED_AND_SCORE),
             "generation_evaluations": sum(
-                1 for s in target if not s.reused and s.target_kind == "code_generation"
+                1 for s in fresh if s.mode == GENERATE_AND_SCORE
             ),
             "reused_checkpoints": sum(1 for s in inter if s.reused),
             "reused_target_results": sum(1 for s in target if s.reused),
@@ -110,7 +168,7 @@ class Plan:
     def as_records(self) -> list[dict]:
         out = []
         for s in self.stages:
-            rec = {
+            rec: dict[str, Any] = {
                 "id": s.id,
                 "kind": s.kind,
                 "key": s.key,
@@ -166,21 +224,66 @@ def _hp(hp: StageHparams) -> dict:
     return d
 
 
-def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
-    base = model_fingerprint(config.model)
-    stages: list[Stage] = []
-    fp_cache: dict[tuple, str] = {}
+class _Fingerprints:
+    """Data fingerprints of (task, split, language), each computed once."""
 
-    def fp(task_name: str, split: str, lang: str) -> str:
+    def __init__(self, config: ExperimentConfig):
+        self.config = config
+        self.cache: dict[tuple, str] = {}
+
+    def __call__(self, task_name: str, split: str, lang: str) -> str:
         key = (task_name, split, lang)
-        if key not in fp_cache:
-            task = config.task(task_name)
-            fp_cache[key] = (
+        if key not in self.cache:
+            task = self.config.task(task_name)
+            self.cache[key] = (
                 data_fingerprint(task, split, lang)
                 if has_split(task, split, lang)
                 else "none"
             )
-        return fp_cache[key]
+        return self.cache[key]
+
+
+# -- what a target stage's key holds beyond the common parts, per target mode --
+
+
+def _trained_parts(config, task, hp, seed, fp) -> dict:
+    lang = task.train_language
+    return {
+        "train": fp(task.name, "train", lang),
+        "validation": fp(task.name, "validation", lang),
+        "hparams": _hp(hp),
+        "seed": seed,
+    }
+
+
+def _embedding_parts(config, task, hp, seed, fp) -> dict:
+    # Scored from the encoder as it is: no seed of its own, so the baseline's
+    # retrieval scores are computed once.
+    return {"layer": hp.retrieval_layer, "max_seq_length": hp.max_seq_length}
+
+
+def _generation_parts(config, task, hp, seed, fp) -> dict:
+    # Sampling depends on the seed; everything that changes the generated
+    # text is in the key.
+    settings = _generation(config)
+    return {
+        "generation": settings.as_dict(),
+        "max_seq_length": hp.max_seq_length,
+        "seed": seed if settings.do_sample else None,
+    }
+
+
+_TARGET_KEY_PARTS: dict[str, Callable[..., dict]] = {
+    TRAIN_THEN_EVALUATE: _trained_parts,
+    EMBED_AND_SCORE: _embedding_parts,
+    GENERATE_AND_SCORE: _generation_parts,
+}
+
+
+def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
+    base = model_fingerprint(config.model)
+    stages: list[Stage] = []
+    fp = _Fingerprints(config)
 
     def checkpoint_exists(key: str) -> bool:
         return (
@@ -196,59 +299,15 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
         for choice in choices:
             inter_key = None
             if choice != BASELINE:
-                members = config.members(choice)
-                parts = []
-                for member in members:
-                    task = config.task(member)
-                    lang = task.train_language
-                    parts.append(
-                        {
-                            "task": member,
-                            "kind": task.kind,
-                            "labels": task.labels,
-                            "train": fp(member, "train", lang),
-                            "validation": fp(member, "validation", lang),
-                            "hparams": _hp(config.hparams_for("intermediate", member)),
-                        }
-                    )
-                group = config.groups.get(choice)
-                inter_key = stage_key(
-                    {
-                        "stage": "intermediate",
-                        "code": STAGE_CODE_VERSION,
-                        "model": base,
-                        # One task keeps the key it had before groups existed.
-                        **(
-                            {k: v for k, v in parts[0].items()}
-                            if group is None
-                            else {
-                                "tasks": parts,
-                                "sampling": [
-                                    group.sampling,
-                                    group.cap,
-                                    group.temperature,
-                                ],
-                            }
-                        ),
-                        "precision": config.precision,
-                        "seed": seed,
-                    }
-                )
-                stages.append(
-                    IntermediateStage(
-                        key=inter_key,
-                        task=choice,
-                        seed=seed,
-                        reused=checkpoint_exists(inter_key),
-                        members=members,
-                    )
-                )
+                stage = _intermediate_stage(config, choice, seed, base, fp)
+                inter_key = stage.key
+                if checkpoint_exists(stage.key):
+                    stage = _replace(stage, reused=True)
+                stages.append(stage)
             for target in config.targets:
                 task = config.task(target)
-                lang = task.train_language
-                languages = config.languages[target]
                 hp = config.hparams_for("target", target)
-                trains = task.kind not in EVAL_ONLY_KINDS
+                mode = kind_info(task.kind).target_mode
                 parts = {
                     "stage": "target",
                     "code": STAGE_CODE_VERSION,
@@ -257,31 +316,13 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                     "kind": task.kind,
                     "labels": task.labels,
                     "eval_split": task.eval_split,
-                    "eval": {lg: fp(target, task.eval_split, lg) for lg in languages},
+                    "eval": {
+                        lg: fp(target, task.eval_split, lg)
+                        for lg in config.languages[target]
+                    },
                     "precision": config.precision,
+                    **_TARGET_KEY_PARTS[mode](config, task, hp, seed, fp),
                 }
-                if trains:
-                    parts.update(
-                        train=fp(target, "train", lang),
-                        validation=fp(target, "validation", lang),
-                        hparams=_hp(hp),
-                        seed=seed,
-                    )
-                elif task.kind == "code_generation":
-                    # Sampling depends on the seed; everything that changes the
-                    # generated text is in the key.
-                    parts.update(
-                        generation=dict(config.generation),
-                        max_seq_length=hp.max_seq_length,
-                        seed=seed if config.generation.get("do_sample") else None,
-                    )
-                else:
-                    # Scored from the encoder as it is: no seed of its own, so
-                    # the baseline's retrieval scores are computed once.
-                    parts.update(
-                        layer=hp.retrieval_layer,
-                        max_seq_length=hp.max_seq_length,
-                    )
                 key = stage_key(parts)
                 stages.append(
                     TargetStage(
@@ -290,10 +331,86 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         intermediate_key=inter_key,
                         target=target,
                         seed=seed,
-                        languages=languages,
+                        languages=config.languages[target],
                         reused=result_exists(key),
-                        trains=trains,
                         target_kind=task.kind,
+                        mode=mode,
+                        target_task=task,
+                        hparams=hp,
+                        generation=(
+                            _generation(config) if mode == GENERATE_AND_SCORE else None
+                        ),
                     )
                 )
     return Plan(tuple(stages))
+
+
+def _intermediate_stage(
+    config: ExperimentConfig, choice: str, seed: int, base: str, fp
+) -> IntermediateStage:
+    members = config.members(choice)
+    tasks = tuple(config.task(m) for m in members)
+    member_hparams = tuple(config.hparams_for("intermediate", m) for m in members)
+    parts = [
+        {
+            "task": task.name,
+            "kind": task.kind,
+            "labels": task.labels,
+            "train": fp(task.name, "train", task.train_language),
+            "validation": fp(task.name, "validation", task.train_language),
+            "hparams": _hp(hp),
+        }
+        for task, hp in zip(tasks, member_hparams, strict=True)
+    ]
+    group = config.groups.get(choice)
+    sampling = None
+    if group is not None:
+        sampling = GroupSampling(group.sampling, group.cap, group.temperature)
+    key = stage_key(
+        {
+            "stage": "intermediate",
+            "code": STAGE_CODE_VERSION,
+            "model": base,
+            # One task keeps the key it had before groups existed.
+            **(
+                dict(parts[0])
+                if sampling is None
+                else {
+                    "tasks": parts,
+                    "sampling": [sampling.sampling, sampling.cap, sampling.temperature],
+                }
+            ),
+            "precision": config.precision,
+            "seed": seed,
+        }
+    )
+    # A group trains with the stage's values; each task's own values
+    # ([train.tasks.<task>]) still decide how its data is read (length, stride).
+    hparams = (
+        config.intermediate_hparams
+        if group is not None
+        else config.hparams_for("intermediate", choice)
+    )
+    return IntermediateStage(
+        key=key,
+        task=choice,
+        seed=seed,
+        members=members,
+        member_tasks=tasks,
+        hparams=hparams,
+        member_hparams=member_hparams,
+        sampling=sampling,
+    )
+
+
+def _generation(config: ExperimentConfig) -> GenerationSettings:
+    value = config.generation
+    if isinstance(value, GenerationSettings):
+        return value
+    return GenerationSettings.from_mapping(dict(value))
+
+
+def _replace(obj, **changes):
+    from dataclasses import replace
+
+    return replace(obj, **changes)

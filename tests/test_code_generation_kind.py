@@ -26,11 +26,11 @@ from engine.config import StageHparams  # noqa: E402
 from engine.errors import InputError  # noqa: E402
 from engine.kinds.code_generation import (  # noqa: E402
     IGNORE,
-    CausalLMModel,
     CodeGenerationKind,
     score_generations,
 )
 from engine.models.causal import load_causal_lm, load_causal_tokenizer  # noqa: E402
+from engine.models.heads import CausalLMModel  # noqa: E402
 from engine.models.tiny_causal import (  # noqa: E402
     ensure_tiny_causal_model,
     tiny_causal_tokenizer,

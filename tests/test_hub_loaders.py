@@ -1,6 +1,6 @@
 """Registered hub tasks read from a local mirror laid out like the hub repository.
 
-This runs the real path (load_split -> load_hub_examples -> datasets.load_dataset)
+This runs the real path (load_records -> task_rows -> datasets.load_dataset)
 on parquet files in each repository's folder layout, with the README `configs:`
 metadata and the hub's column names and ClassLabel features, the hub switched off.
 """
@@ -18,7 +18,8 @@ import yaml
 from datasets import ClassLabel, Dataset, Features, Value
 
 from engine.config import load_config
-from engine.data.loaders import data_fingerprint, load_split
+from engine.data.loaders import data_fingerprint
+from engine.data.records import load_records
 from engine.errors import InputError
 from engine.tasks import REGISTRY
 
@@ -197,7 +198,8 @@ def mirrored(task_name: str, mirror: Path):
 def loaded(task, split: str, language: str) -> list[tuple]:
     """(texts, label name) per example, as a user of the task sees them."""
     return [
-        (ex.texts, task.labels[ex.label]) for ex in load_split(task, split, language)
+        (tuple(r["texts"]), task.labels[r["label"]])
+        for r in load_records(task, split, language)
     ]
 
 
@@ -327,7 +329,7 @@ def test_mirror_missing_column_names_it(tmp_path, missing):
     rows = {"test": [("Premise.", "Hypothesis.", "neutral")]}
     write_card(tmp_path, [write_config(tmp_path, "en", (features, NLI_PAIR), rows)])
     with pytest.raises(InputError, match=f"missing column '{missing}'"):
-        load_split(mirrored("xnli", tmp_path), "test", "en")
+        load_records(mirrored("xnli", tmp_path), "test", "en")
 
 
 def test_loading_writes_only_to_the_tmp_cache(tmp_path, hf_offline):
@@ -349,4 +351,4 @@ def test_unmirrored_task_fails_fast_instead_of_reaching_the_hub():
     # The guard above works: with the hub off, the real hub path fails at once.
     # ... and says how to point the task at local files instead.
     with pytest.raises(InputError, match=r"facebook/xnli.*\[data\.xnli\] path"):
-        load_split(REGISTRY["xnli"], "test", "zh")
+        load_records(REGISTRY["xnli"], "test", "zh")

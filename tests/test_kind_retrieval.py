@@ -25,6 +25,7 @@ from engine.kinds.retrieval import (
 )
 from engine.metrics.retrieval import bucc_mine
 from engine.models.loading import load_encoder, load_tokenizer
+from engine.tasks.kinds import kind_info
 from engine.train import Runtime
 from tests.kinds_support import fast_tiny_model, slow_tiny_model
 
@@ -290,6 +291,7 @@ def test_embedding_ignores_dropout_and_keeps_the_training_mode(slow):
 def test_the_kind_is_registered_and_has_no_training():
     kind = load_kind("retrieval")
     assert kind.name == "retrieval"
-    assert kind.needs_training_data is False
+    assert kind.target.mode == "embed_and_score"  # scored without training
+    assert not kind_info("retrieval").trains_on_target
     with pytest.raises(TypeError, match="evaluate_retrieval"):
         kind.make_head(128, TATOEBA, 0.1, "mean")

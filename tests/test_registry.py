@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 
-from engine.data.loaders import load_split
+from engine.data.records import load_records
 from engine.tasks import REGISTRY
 from tests.conftest import run_engine
 
@@ -51,10 +51,25 @@ def test_demo_targets_ship_data_in_five_or_more_languages_with_non_latin():
         assert len(task.languages) >= 5
         scripts = set()
         for lang in task.languages:
-            examples = load_split(task, "test", lang)
+            examples = load_records(task, "test", lang)
             assert len(examples) >= 100
-            assert {e.label for e in examples} == set(range(len(task.labels)))
-            scripts.add(_script(examples[0].texts[0]))
+            assert {e["label"] for e in examples} == set(range(len(task.labels)))
+            scripts.add(_script(examples[0]["texts"][0]))
         assert scripts - {"LATIN", ""}, f"{task.name} has only Latin-script tests"
     for task in demo:
-        assert load_split(task, "train", "en") and load_split(task, "validation", "en")
+        assert load_records(task, "train", "en")
+        assert load_records(task, "validation", "en")
+
+
+def test_each_kind_module_says_how_its_targets_run():
+    """The light kind table (what planning reads) and each kind's module (what
+    runs) agree: same name, family and target mode."""
+    from engine.kinds import load_kind
+    from engine.models.families import model_family
+    from engine.tasks.kinds import KINDS, TARGET_MODES
+
+    for name, info in KINDS.items():
+        kind = load_kind(name)
+        assert kind.name == name
+        assert kind.target.mode == info.target_mode in TARGET_MODES
+        assert model_family(info.family).name == info.family

@@ -12,11 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import load_config, parse_config
-from engine.data.kind_records import (
-    load_kind_records,
-    load_retrieval_pairs,
-    split_retrieval_records,
-)
+from engine.data.retrieval_pairs import load_retrieval_pairs, split_retrieval_records
 from engine.data.records import load_records
 from engine.errors import InputError
 from engine.tasks import REGISTRY
@@ -150,7 +146,7 @@ def test_targets_evaluate_where_xtreme_does(name):
 
 def test_hellaswag_choices_are_ctx_b_plus_ending_after_ctx_a():
     task = mirrored("hellaswag", "Rowan/hellaswag")
-    (record,) = load_kind_records(task, "validation", "en")
+    (record,) = load_records(task, "validation", "en")
     row = rows("Rowan/hellaswag", "default", "validation")[0]
     assert record == {
         "id": "24",
@@ -159,16 +155,16 @@ def test_hellaswag_choices_are_ctx_b_plus_ending_after_ctx_a():
         "choices": row["endings"],
         "label": 3,
     }
-    assert load_kind_records(task, "train", "en")[0]["label"] == 3
+    assert load_records(task, "train", "en")[0]["label"] == 3
     # The test split's labels are "": unlabelled rows are skipped, so nothing is left.
     with pytest.raises(InputError, match="no labelled examples"):
-        load_kind_records(dataclasses.replace(task, source=dataclasses.replace(
+        load_records(dataclasses.replace(task, source=dataclasses.replace(
             task.source, splits={"test": "test"})), "test", "en")  # fmt: skip
 
 
 def test_commonsenseqa_label_is_the_answer_keys_position():
     task = mirrored("commonsenseqa", "tau/commonsense_qa")
-    (record,) = load_kind_records(task, "validation", "en")
+    (record,) = load_records(task, "validation", "en")
     assert record["context"] == ""
     assert record["choices"] == [
         "bank",
@@ -183,7 +179,7 @@ def test_commonsenseqa_label_is_the_answer_keys_position():
 
 def test_cosmosqa_reads_four_answers():
     task = mirrored("cosmosqa", "allenai/cosmos_qa")
-    (record,) = load_kind_records(task, "train", "en")
+    (record,) = load_records(task, "train", "en")
     row = rows("allenai/cosmos_qa", "default", "train")[0]
     assert record["choices"] == [row[f"answer{i}"] for i in range(4)]
     assert (record["context"], record["question"]) == (row["context"], row["question"])
@@ -199,7 +195,7 @@ def test_cosmosqa_reads_four_answers():
     ],
 )
 def test_squad_rows_keep_ids_and_answer_spans(name, repo, config, split):
-    records = load_kind_records(mirrored(name, repo), split, "en")
+    records = load_records(mirrored(name, repo), split, "en")
     expected = [
         {
             "id": r["id"],
@@ -219,25 +215,23 @@ def test_squad_rows_keep_ids_and_answer_spans(name, repo, config, split):
 
 
 def test_squad_v2_keeps_unanswerable_questions_and_v1_refuses_them():
-    records = load_kind_records(
-        mirrored("squad_v2", "rajpurkar/squad_v2"), "train", "en"
-    )
+    records = load_records(mirrored("squad_v2", "rajpurkar/squad_v2"), "train", "en")
     assert records[1]["answers"] == {"text": [], "answer_start": []}
     v1_on_v2_data = dataclasses.replace(
         mirrored("squad_v2", "rajpurkar/squad_v2"), allows_no_answer=False
     )
     with pytest.raises(InputError, match=r"row 1: question without an answer"):
-        load_kind_records(v1_on_v2_data, "train", "en")
+        load_records(v1_on_v2_data, "train", "en")
 
 
 @pytest.mark.parametrize("name", ["xquad", "mlqa"])
 def test_xquad_and_mlqa_train_and_select_on_squad_v1(name):
     task = mirrored(name, "google/xtreme")
     squad = rows("google/xtreme", "SQuAD", "train")
-    assert [r["id"] for r in load_kind_records(task, "train", "en")] == [
+    assert [r["id"] for r in load_records(task, "train", "en")] == [
         r["id"] for r in squad
     ]
-    assert load_kind_records(task, "validation", "en")[0]["id"] == "sq-dev-1"
+    assert load_records(task, "validation", "en")[0]["id"] == "sq-dev-1"
 
 
 @pytest.mark.parametrize(
@@ -250,7 +244,7 @@ def test_xquad_and_mlqa_train_and_select_on_squad_v1(name):
     ],
 )
 def test_xquad_and_mlqa_test_each_language(name, language, config, hub_split):
-    (record,) = load_kind_records(mirrored(name, "google/xtreme"), "test", language)
+    (record,) = load_records(mirrored(name, "google/xtreme"), "test", language)
     (row,) = rows("google/xtreme", config, hub_split)
     assert record["id"] == row["id"] and record["context"] == row["context"]
     assert record["answers"]["text"] == row["answers"]["text"]
@@ -258,15 +252,13 @@ def test_xquad_and_mlqa_test_each_language(name, language, config, hub_split):
 
 def test_tydiqa_keeps_each_languages_rows_by_id_prefix():
     task = mirrored("tydiqa", "google/xtreme")
-    train = load_kind_records(task, "train", "en")
+    train = load_records(task, "train", "en")
     assert [r["id"] for r in train] == ["english-111-1", "english-333-2"]
-    assert [r["id"] for r in load_kind_records(task, "validation", "ar")] == [
-        "arabic-666-1"
-    ]
-    (bengali,) = load_kind_records(task, "validation", "bn")
+    assert [r["id"] for r in load_records(task, "validation", "ar")] == ["arabic-666-1"]
+    (bengali,) = load_records(task, "validation", "bn")
     assert bengali["answers"]["text"] == ["১৮৮৯"]
     with pytest.raises(InputError, match="no labelled examples"):
-        load_kind_records(task, "validation", "sw")  # none in the fixture
+        load_records(task, "validation", "sw")  # none in the fixture
 
 
 @pytest.mark.parametrize(
@@ -282,7 +274,7 @@ def test_tydiqa_keeps_each_languages_rows_by_id_prefix():
 )
 def test_tagging_rows_become_tokens_and_tag_indices(name, config, split, language):
     task = mirrored(name, "google/xtreme")
-    records = load_kind_records(task, split, language)
+    records = load_records(task, split, language)
     column = "ner_tags" if name == "panx" else "pos_tags"
     expected = [
         {"tokens": r["tokens"], "tags": r[column]}
@@ -299,7 +291,7 @@ def test_tagging_rows_become_tokens_and_tag_indices(name, config, split, languag
 def test_udpos_languages_without_training_data_have_test_only():
     task = mirrored("udpos", "google/xtreme")
     with pytest.raises(InputError, match=r"udpos\.Thai.*validation"):
-        load_kind_records(task, "validation", "th")
+        load_records(task, "validation", "th")
 
 
 def test_tatoeba_pairs_row_by_row():
@@ -309,7 +301,7 @@ def test_tatoeba_pairs_row_by_row():
     assert [s["text"] for s in source] == [r["source_sentence"] for r in hub]
     assert [t["text"] for t in target] == [r["target_sentence"] for r in hub]
     assert gold == [(s["id"], t["id"]) for s, t in zip(source, target, strict=True)]
-    records = load_kind_records(task, "test", "de")
+    records = load_records(task, "test", "de")
     assert {r["side"] for r in records} == {"source", "target"}
     assert split_retrieval_records(records) == load_retrieval_pairs(task, "test", "de")
 
@@ -357,10 +349,8 @@ def test_local_panx_files_read_like_the_hub(tmp_path):
     task = cfg.task("panx")
     hub = mirrored("panx", "google/xtreme")
     # Tag names in one file, ClassLabel indices in the other: the same records.
-    assert load_kind_records(task, "train", "en") == load_kind_records(
-        hub, "train", "en"
-    )
-    assert load_kind_records(task, "test", "de") == load_kind_records(hub, "test", "de")
+    assert load_records(task, "train", "en") == load_records(hub, "train", "en")
+    assert load_records(task, "test", "de") == load_records(hub, "test", "de")
     # The resolved config keeps the files, and loads again as the same task.
     again = parse_config(cfg.to_toml_dict(), tmp_path / "resolved.toml")
     assert again.task("panx") == task
@@ -377,11 +367,9 @@ def test_local_squad_format_files_for_xquad(tmp_path):
     )
     task = cfg.task("xquad")
     hub = mirrored("xquad", "google/xtreme")
-    assert load_kind_records(task, "train", "en") == load_kind_records(
-        hub, "train", "en"
-    )
+    assert load_records(task, "train", "en") == load_records(hub, "train", "en")
     # SQuAD's JSON style (a list of {text, answer_start}) reads the same.
-    assert load_kind_records(task, "test", "de") == load_kind_records(hub, "test", "de")
+    assert load_records(task, "test", "de") == load_records(hub, "test", "de")
 
 
 def test_local_hellaswag_and_tatoeba(tmp_path):
@@ -396,8 +384,8 @@ def test_local_hellaswag_and_tatoeba(tmp_path):
         )
     )
     hub = mirrored("hellaswag", "Rowan/hellaswag")
-    assert load_kind_records(cfg.task("hellaswag"), "validation", "en") == (
-        load_kind_records(hub, "validation", "en")
+    assert load_records(cfg.task("hellaswag"), "validation", "en") == (
+        load_records(hub, "validation", "en")
     )
     source, _, gold = load_retrieval_pairs(cfg.task("tatoeba"), "test", "de")
     assert [s["text"] for s in source] == ["Ich bin müde.", "Danke."]
@@ -425,7 +413,7 @@ def test_ccg_without_data_says_what_to_fetch_and_where_to_point(tmp_path):
     config = write_config(tmp_path, "", intermediate=("ccg",))
     load_config(config)  # a valid experiment: the data is missing, not the config
     with pytest.raises(InputError, match=r"task 'ccg' needs data you download"):
-        load_kind_records(REGISTRY["ccg"], "train", "en")
+        load_records(REGISTRY["ccg"], "train", "en")
     # As a user sees it: a run stops before it starts, exit code 2, no traceback.
     result = run_engine("run", str(config), "--workspace", str(tmp_path / "ws"))
     assert result.returncode == 2
@@ -450,10 +438,10 @@ def test_ccg_folder_with_tags_txt(tmp_path):
     task = cfg.task("ccg")
     listed = (LOCAL / "ccg/tags.txt").read_text().split()
     assert task.labels == tuple(listed)
-    records = load_kind_records(task, "train", "en")
+    records = load_records(task, "train", "en")
     assert records[1]["tokens"] == ["He", "sleeps"]
     assert [task.labels[t] for t in records[1]["tags"]] == ["NP", "S[dcl]\\NP"]
-    assert load_kind_records(task, "validation", "en")
+    assert load_records(task, "validation", "en")
     again = parse_config(cfg.to_toml_dict(), tmp_path / "resolved.toml")
     assert again.task("ccg") == task
 
@@ -466,7 +454,7 @@ def test_ccg_jiant_tsv_folder_takes_the_training_tags(tmp_path):
     )
     task = cfg.task("ccg")
     assert task.labels == ("N", "N/N", "NP", "S[dcl]\\NP")  # sorted, from train
-    (record,) = load_kind_records(task, "validation", "en")
+    (record,) = load_records(task, "validation", "en")
     assert record == {"tokens": ["Vinken", "sleeps"], "tags": [0, 3]}
 
 
@@ -489,7 +477,7 @@ def local_task(name: str, tmp_path: Path, split: str, lang: str, lines: list[dic
         "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines),
         encoding="utf-8",
     )
-    from engine.data.kind_records import with_local_files
+    from engine.data.overrides import with_local_files
 
     return with_local_files(REGISTRY[name], {(split, lang): str(path)}), path
 
@@ -499,7 +487,7 @@ def test_bad_tag_names_file_line_and_column(tmp_path):
     bad = {"tokens": ["Bonn"], "ner_tags": ["B-LOK"]}
     task, path = local_task("panx", tmp_path, "test", "de", [good, bad])
     with pytest.raises(InputError) as err:
-        load_kind_records(task, "test", "de")
+        load_records(task, "test", "de")
     assert f"{path}:2" in str(err.value) and "'ner_tags'" in str(err.value)
     assert "did you mean 'B-LOC'" in str(err.value)
 
@@ -511,10 +499,10 @@ def test_answer_outside_context_and_missing_column(tmp_path):
         [{**row, "answers": {"text": ["far away"], "answer_start": [40]}}],
     )  # fmt: skip
     with pytest.raises(InputError, match=rf"{path}:1: answer 'far away' starts at 40"):
-        load_kind_records(task, "test", "de")
+        load_records(task, "test", "de")
     task, path = local_task("xquad", tmp_path, "test", "de", [row])
     with pytest.raises(InputError, match=rf"{path}:1: missing column 'answers'"):
-        load_kind_records(task, "test", "de")
+        load_records(task, "test", "de")
 
 
 def test_duplicate_qa_ids_are_refused(tmp_path):
@@ -524,7 +512,7 @@ def test_duplicate_qa_ids_are_refused(tmp_path):
         "mlqa", tmp_path, "test", "de", [{**row, "answers": answers}] * 2
     )
     with pytest.raises(InputError, match="id '7' appears twice"):
-        load_kind_records(task, "test", "de")
+        load_records(task, "test", "de")
 
 
 def test_mirror_missing_column_names_dataset_and_column(tmp_path):
@@ -532,19 +520,19 @@ def test_mirror_missing_column_names_dataset_and_column(tmp_path):
     broken = dataclasses.replace(task, source=dataclasses.replace(
         task.source, label_field="ner_tag"))  # fmt: skip
     with pytest.raises(InputError, match=r"PAN-X\.en.*missing column 'ner_tag'"):
-        load_kind_records(broken, "train", "en")
+        load_records(broken, "train", "en")
 
 
 def test_mirror_with_other_tag_order_is_refused():
     task = mirrored("panx", "google/xtreme")
     reordered = dataclasses.replace(task, labels=tuple(reversed(task.labels)))
     with pytest.raises(InputError, match="tag names .* differ"):
-        load_kind_records(reordered, "train", "en")
+        load_records(reordered, "train", "en")
 
 
 def test_unmirrored_hub_task_fails_fast_and_says_how_to_use_local_files():
     with pytest.raises(InputError, match=r"\[data\.panx\] files = "):
-        load_kind_records(REGISTRY["panx"], "test", "de")
+        load_records(REGISTRY["panx"], "test", "de")
 
 
 # -- custom tasks of the new kinds, and the resolved config --------------------
@@ -568,7 +556,7 @@ def test_custom_tagging_task_on_local_files(tmp_path):
     assert (task.metric, task.row_format, task.source.label_field) == (
         "accuracy", "tagging", "tags",
     )  # fmt: skip
-    assert load_kind_records(task, "test", "fr") == [{"tokens": ["c"], "tags": [1]}]
+    assert load_records(task, "test", "fr") == [{"tokens": ["c"], "tags": [1]}]
     again = parse_config(cfg.to_toml_dict(), config)
     assert again.task("chunks") == task
 
@@ -585,7 +573,7 @@ def test_custom_span_qa_task_needs_no_labels_and_checks_its_metric(tmp_path):
 
     task = load_config(config("squad_v2")).task("myqa")
     assert task.allows_no_answer and task.row_format == "squad"
-    assert load_kind_records(task, "train", "en")[0]["id"] == "sq-train-1"
+    assert load_records(task, "train", "en")[0]["id"] == "sq-train-1"
     with pytest.raises(InputError, match=r"tasks\.myqa\.metric: 'f1' is not one of"):
         load_config(config("f1"))
 

@@ -265,11 +265,12 @@ class _ProblemIndex:
         return self.cache[key]
 
     def _read(self, task: TaskSpec, split: str, language: str) -> _Problems | None:
-        from engine.data.code_records import load_code_records, local_data
         from engine.data.loaders import has_split
+        from engine.data.records import load_records
+        from engine.data.rows import local_data
 
         if has_split(task, split, language) and (self.download or local_data(task)):
-            return _Problems(load_code_records(task, split, language), "data")
+            return _Problems(load_records(task, split, language), "data")
         declared = declared_problem_ids(task)
         if declared is None:
             return None
@@ -314,7 +315,7 @@ def _pair(problems: _ProblemIndex, target: TaskSpec, task: TaskSpec, languages):
 
 
 def _space(task: TaskSpec, language: str) -> str:
-    from engine.data.code_records import problem_space_of
+    from engine.data.code_adapters import problem_space_of
 
     return problem_space_of(task, language)
 

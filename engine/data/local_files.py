@@ -1,4 +1,4 @@
-"""Read JSONL / JSON / CSV / TSV data files into Examples.
+"""Read JSONL / JSON / CSV / TSV data files: (line number, record) pairs.
 
 Errors name the file and line, what was expected and the nearest valid value.
 Light module: the TUI and the config check use it without torch.
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.data.examples import Example
-from engine.errors import InputError, did_you_mean
+from engine.errors import InputError
 
 
 def read_records(path: str | Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -86,60 +85,3 @@ def _delimited(path: Path, delimiter: str):
                     f"{len(reader.fieldnames)}"
                 )
             yield reader.line_num, record
-
-
-def load_examples(
-    path: str | Path,
-    text_fields: Sequence[str],
-    label_field: str,
-    labels: Sequence[str],
-) -> list[Example]:
-    """Examples of a labelled file; labels may be names or 0-based indices."""
-    index = {name: i for i, name in enumerate(labels)}
-    out = []
-    for line_no, record in read_records(path):
-        where = f"{path}:{line_no}"
-        texts = []
-        for name in text_fields:
-            if name not in record:
-                raise InputError(
-                    f"{where}: missing field '{name}'{did_you_mean(name, record)} "
-                    f"(fields present: {', '.join(record) or 'none'})"
-                )
-            value = record[name]
-            if not isinstance(value, str):
-                raise InputError(f"{where}: field '{name}' must be text, got {value!r}")
-            texts.append(value)
-        if label_field not in record:
-            raise InputError(
-                f"{where}: missing field '{label_field}'"
-                f"{did_you_mean(label_field, record)} "
-                f"(fields present: {', '.join(record) or 'none'})"
-            )
-        out.append(
-            Example(tuple(texts), _label_index(record[label_field], index, where))
-        )
-    if not out:
-        raise InputError(f"{path}: no examples")
-    return out
-
-
-def _label_index(value: Any, index: Mapping[str, int], where: str) -> int:
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        if value.strip() not in index:
-            value = int(value)
-    if isinstance(value, int):
-        if 0 <= value < len(index):
-            return value
-        raise InputError(
-            f"{where}: label {value} is out of range; expected 0..{len(index) - 1} "
-            f"or one of {', '.join(index)}"
-        )
-    if isinstance(value, str) and value in index:
-        return index[value]
-    raise InputError(
-        f"{where}: label {value!r} is not one of {', '.join(index)}"
-        f"{did_you_mean(str(value), index)}"
-    )

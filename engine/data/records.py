@@ -1,24 +1,80 @@
-"""Records of a split, in the canonical shape of the task's kind (see
-engine/kinds/base.py): what featurization reads, whatever the source."""
+"""`load_records(task, split, language)`: the one way to read a task's data.
+
+Records are in the canonical shape of the task's kind (engine/kinds/base.py),
+whatever the source: rows come from engine.data.rows (local files, the hub, a
+mirror, raw files, a package) and the task's row format
+(engine.data.adapters) turns each row into a record.
+
+Light module: `datasets` is imported only when hub data is read.
+"""
 
 from __future__ import annotations
 
-from engine.data.loaders import load_split
+from engine.data.adapters import RowFormat, get_format
+from engine.data.rows import RowError, describe, task_rows
+from engine.errors import InputError
 from engine.tasks.spec import TaskSpec
-
-CLASSIFICATION_KINDS = ("classification", "pair_classification")
 
 
 def load_records(task: TaskSpec, split: str, language: str) -> list[dict]:
-    if task.kind in CLASSIFICATION_KINDS:
-        return [
-            {"texts": list(ex.texts), "label": ex.label}
-            for ex in load_split(task, split, language)
-        ]
-    if task.kind == "code_generation":
-        from engine.data.code_records import load_code_records
+    """The records of one split of one language; InputError naming the file and
+    line (or dataset and row) and the column for anything that does not fit."""
+    fmt = get_format(task)
+    if fmt.load_split is not None:
+        return fmt.load_split(task, split, language)
+    assert fmt.read is not None
+    rows = task_rows(
+        task,
+        split,
+        language,
+        columns=fmt.required_columns(task),
+        label_column=task.source.label_field if fmt.checks_label_names else None,
+    )
+    records = []
+    for where, row in rows:
+        try:
+            record = fmt.read(row, task, language)
+        except RowError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        if record is not None:
+            records.append(record)
+    if not records:
+        what = "problems" if fmt.unique_key == "task_id" else "labelled examples"
+        raise InputError(
+            f"task '{task.name}' ({split}, {language}): no {what} in "
+            f"{describe(task, split, language)}"
+        )
+    if fmt.unique_key:
+        _unique(records, fmt, task, split, language)
+    return records
 
-        return load_code_records(task, split, language)
-    from engine.data.kind_records import load_kind_records
 
-    return load_kind_records(task, split, language)
+def _unique(records: list[dict], fmt: RowFormat, task, split, language) -> None:
+    """Answers and completions are matched to records by id: ids are unique.
+    Formats whose rows may repeat an id (several solutions of one question)
+    number the repeats instead: "q-2", "q-3", ..."""
+    key = fmt.unique_key
+    taken = {r[key] for r in records}
+    seen: dict[str, int] = {}
+    for record in records:
+        value = record[key]
+        if value not in seen:
+            seen[value] = 1
+            continue
+        if not fmt.repeated_ids:
+            matched = (
+                "completions are matched to problems"
+                if key == "task_id"
+                else "predictions are matched to answers"
+            )
+            raise InputError(
+                f"task '{task.name}' ({split}, {language}): {key} {value!r} "
+                f"appears twice in {describe(task, split, language)}; "
+                f"ids must be unique ({matched} by id)"
+            )
+        n = seen[value]
+        while f"{value}-{n}" in taken or n == 1:
+            n += 1
+        seen[value] = n
+        record[key] = f"{value}-{n}"
+        taken.add(record[key])

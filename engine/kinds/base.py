@@ -1,5 +1,6 @@
 """What a task kind is: how its records become encoder inputs, which head
-reads the encoder's output, what the loss is, and how predictions are scored.
+reads the encoder's output, what the loss is, how predictions are scored, and
+how a target stage of the kind is run (its `target` strategy).
 
 A *record* is one example as the kind knows it (canonical schemas below), read
 from the hub or from local files by engine.data. A kind turns records into
@@ -19,15 +20,28 @@ Canonical records, per kind (the keys loaders produce):
                            "answers": {"text": [str], "answer_start": [int]}}
                           (no answers: empty lists, SQuAD v2 style)
     tagging               {"tokens": [str], "tags": [int]}
-    retrieval             {"id": str, "text": str}   one record per sentence of
-                          one side; pairs come from the task's gold file
+    retrieval             {"id": str, "text": str, "side": "source"|"target"}
+                          (source records also "gold": ids of their
+                          translations; engine.data.retrieval_pairs)
+    code_generation       {"task_id", "problem_id", "prompt", "solution", ...}
+                          (engine.data.code_adapters)
 
-Heavy module (torch): imported only by the runner.
+Target strategies (engine/tasks/kinds.py names the mode of each kind): a
+strategy's `prepare(stage, ctx)` gets the stage's model ready (train it on
+English, load an encoder to embed with, load an LM to generate with) and
+returns a TargetRun that scores one language at a time. The loop over
+languages, cancellation between them, recording each score as soon as it
+exists and writing the stage's result is engine.stages', once for every kind.
+
+Heavy module (torch): imported when a run starts.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -72,13 +86,117 @@ def pad_rows(
     return batch
 
 
+@dataclass
+class Score:
+    """One language's result of a target stage, as stored (result.json, the
+    store's results) and emitted (`eval` events)."""
+
+    language: str
+    split: str
+    metrics: dict[str, float]
+    """Every metric; the first is the primary one (the stored `value`)."""
+    n_examples: int
+    best_step: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Stored beside the scores (code: the generation settings)."""
+
+    @property
+    def metric(self) -> str:
+        return next(iter(self.metrics))
+
+    @property
+    def value(self) -> float:
+        return self.metrics[self.metric]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "split": self.split,
+            "metric": self.metric,
+            "value": self.value,
+            "metrics": dict(self.metrics),
+            "n_examples": self.n_examples,
+            "best_step": self.best_step,
+            **self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Score:
+        known = ("language", "split", "metric", "value", "metrics", "n_examples")
+        return cls(
+            language=d["language"],
+            split=d["split"],
+            metrics=d.get("metrics") or {d["metric"]: d["value"]},
+            n_examples=d["n_examples"],
+            best_step=d.get("best_step"),
+            extra={k: v for k, v in d.items() if k not in (*known, "best_step")},
+        )
+
+
+class StageContext(Protocol):
+    """What a stage gets from whoever runs it (engine.stages.StageEnvironment):
+    one device, the experiment's tokenizer and model family, the workspace's
+    caches, and callbacks for events. A strategy uses nothing else, so a stage
+    runs the same in the engine's process or in a worker."""
+
+    runtime: Any  # engine.train.Runtime
+    tokenizer: Any
+    pad_id: int
+    family: Any  # engine.models.families: EncoderFamily | CausalLMFamily
+    should_stop: Callable[[], bool]
+
+    def start_of(self, stage) -> str:
+        """The weights a target stage starts from: its intermediate checkpoint,
+        or the pretrained model (the baseline)."""
+        ...
+
+    def features(self, task, split: str, language: str, hp, limit: int) -> Features:
+        """The split's features, from the workspace's tokenize cache."""
+        ...
+
+    def records(self, task, split: str, language: str) -> list[dict]: ...
+
+    def train_task(self, task, hp) -> Any:
+        """engine.train.TrainTask: English train (and validation) features."""
+        ...
+
+    def train(self, stage, model, tasks: list, hp, select_best: bool) -> Any:
+        """engine.train.train_stage with the stage's seed and events."""
+        ...
+
+    def emit(self, stage, type: str, **fields: Any) -> None: ...
+
+    def output_dir(self, stage) -> Path:
+        """Where the stage writes files beside its result (stages/<key>/)."""
+        ...
+
+
+class TargetRun(Protocol):
+    """A target stage whose model is ready: scores one language at a time."""
+
+    summary: dict[str, Any]
+    """What the stage reports when it ends (best step, layer, settings...):
+    the `stage_end` event and result.json carry it."""
+
+    def score(self, language: str) -> Score: ...
+
+
+class TargetStrategy(Protocol):
+    mode: str
+    """Its engine.tasks.kinds target mode (the plan keys stages by it)."""
+
+    def prepare(self, stage, ctx: StageContext) -> TargetRun: ...
+
+
 class Kind:
-    """One task kind. Subclasses set `name` and fill in the methods."""
+    """One task kind. Subclasses set `name`, fill in the methods, and say in
+    `target` how a target stage of the kind is run (engine.kinds.targets'
+    TrainThenEvaluate for the kinds trained on English target data)."""
 
     name: str = ""
     version: str = "1"  # bump when featurize changes what it produces
-    needs_training_data: bool = True  # retrieval has none
     scores_with_records: bool = False  # QA needs contexts and answers to score
+    target: TargetStrategy
 
     # -- data -> features ---------------------------------------------------
     def featurize(

@@ -9,6 +9,7 @@ from torch import nn
 
 from engine.data.features import Features, ragged
 from engine.kinds.base import Kind
+from engine.kinds.targets import TrainThenEvaluate
 
 _CHUNK = 1000
 
@@ -61,6 +62,8 @@ def encode_texts(tokenizer, texts: list[tuple[str, ...]], max_length: int):
 
 
 class ClassificationKind(Kind):
+    target = TrainThenEvaluate()  # English training, best step, zero-shot
+
     def __init__(self, name: str):
         self.name = name
 

@@ -13,18 +13,23 @@ such as <s> are kept), so the tokens right before the solution stay; a
 solution longer than the whole budget is cut at its end (it then has no end
 token).
 
-The whole LM is trained: `CausalLMModel` wraps an AutoModelForCausalLM with
-TaskModel's call signature, `model(task_name, batch) -> logits`, so
-engine.train.train_stage runs it unchanged; validation reports teacher-forced
-next-token accuracy, loss and perplexity on the solution tokens.
+The whole LM is trained: engine.models.heads.CausalLMModel wraps an
+AutoModelForCausalLM with TaskModel's call signature, `model(task_name,
+batch) -> logits`, so engine.train.train_stage runs it unchanged; validation
+reports teacher-forced next-token accuracy, loss and perplexity on the
+solution tokens.
 
-Target stage: no training; completions are generated (engine.codegen.generate)
-and scored by `score_generations`: pass@k from sandboxed execution
-(engine.codeeval) or BLEU on code tokens.
+Target stage (GenerateAndScore): no training; completions are generated
+(engine.codegen.generate) with the stage's LM and scored by
+`score_generations`: pass@k from sandboxed execution (engine.codeeval) or
+BLEU on code tokens. Every completion and its verdict is written beside the
+stage's result (stages/<key>/generations/<language>.jsonl).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -37,7 +42,8 @@ from torch import nn
 
 from engine.codegen.generate import leading_special_count
 from engine.data.features import Features, ragged
-from engine.kinds.base import Kind
+from engine.kinds.base import Kind, Score, StageContext
+from engine.tasks.kinds import GENERATE_AND_SCORE
 
 IGNORE = -100
 PASS_AT_K = (1, 10, 100)
@@ -106,34 +112,6 @@ def _fit(tokenizer, p_ids: list[int], s_ids: list[int], max_length: int):
     return p_ids[:lead] + (body[len(body) - keep :] if keep > 0 else []), s_ids
 
 
-class CausalLMModel(nn.Module):
-    """A whole causal LM, called like engine.models.heads.TaskModel:
-    `model(task_name, batch) -> logits` (batch, positions, vocabulary). Every
-    code task shares the LM's own output layer, so there are no heads."""
-
-    def __init__(self, lm: nn.Module):
-        super().__init__()
-        self.lm = lm
-
-    @property
-    def config(self):
-        return self.lm.config
-
-    def add_head(self, task, kind) -> None:
-        """Nothing to add: kept so code that builds TaskModels works as is."""
-
-    def forward(self, task: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.lm(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            use_cache=False,
-        ).logits
-
-    def save_pretrained(self, folder) -> None:
-        """The whole LM (config, generation config, safetensors weights)."""
-        self.lm.save_pretrained(folder)
-
-
 def _shifted(outputs: torch.Tensor, batch: dict[str, torch.Tensor]):
     """Logits at positions t and the labels of t + 1, where a label exists."""
     labels = batch["token.labels"][:, 1:]
@@ -141,9 +119,80 @@ def _shifted(outputs: torch.Tensor, batch: dict[str, torch.Tensor]):
     return outputs[:, :-1][keep], labels[keep], keep
 
 
+class GenerateAndScore:
+    """How a code target is run: the stage's LM (the intermediate checkpoint,
+    or the pretrained model for the baseline) generates completions for every
+    language's problems, which are then executed in the sandbox (pass@k) or
+    compared with the reference (BLEU)."""
+
+    mode = GENERATE_AND_SCORE
+
+    def prepare(self, stage, ctx: StageContext) -> GenerationTarget:
+        from engine.codeeval.sandbox import Limits
+        from engine.models.causal import load_causal_lm
+
+        lm = load_causal_lm(ctx.start_of(stage), dtype=ctx.runtime.autocast_dtype)
+        lm.to(ctx.runtime.device)
+        return GenerationTarget(stage, ctx, lm, Limits())
+
+
+class GenerationTarget:
+    def __init__(self, stage, ctx: StageContext, lm, limits):
+        self.stage, self.ctx, self.lm, self.limits = stage, ctx, lm, limits
+        settings = stage.generation.as_dict()
+        self.summary = {
+            "trained": False,
+            "generation": settings,
+            "limits": dataclasses.asdict(limits),
+        }
+
+    def score(self, language: str) -> Score:
+        from engine.codegen.generate import generate_completions
+
+        task, ctx, hp = self.stage.target_task, self.ctx, self.stage.hparams
+        records = ctx.records(task, task.eval_split, language)
+        if hp.max_eval_examples:
+            records = records[: hp.max_eval_examples]
+        completions = generate_completions(
+            self.lm,
+            ctx.tokenizer,
+            records,
+            self.stage.generation,
+            ctx.runtime,
+            should_stop=ctx.should_stop,
+        )
+        scored = score_generations(records, completions, task, self.limits)
+        folder = ctx.output_dir(self.stage) / "generations"
+        write_generations(folder / f"{language}.jsonl", completions, scored)
+        return Score(
+            language,
+            task.eval_split,
+            scored.metrics,
+            len(records),
+            extra={"generation": self.stage.generation.as_dict()},
+        )
+
+
+def write_generations(path, completions: list[dict], scored) -> None:
+    """Every completion with its verdict, for reading why a problem failed."""
+    from engine.atomic import write_text_atomic
+
+    verdicts = {
+        (s.get("task_id"), s.get("completion_index")): s
+        for s in scored.samples
+        if isinstance(s, dict)
+    }
+    lines = []
+    for c in completions:
+        extra = verdicts.get((c["task_id"], c["completion_index"]), {})
+        lines.append(json.dumps({**c, **extra}, ensure_ascii=False))
+    write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
 class CodeGenerationKind(Kind):
     name = "code_generation"
     version = "1"
+    target = GenerateAndScore()
 
     def featurize(self, tokenizer, records, task, max_length, stride) -> Features:
         rows, prompt_lengths = encode_sft_rows(tokenizer, records, max_length)
@@ -159,7 +208,7 @@ class CodeGenerationKind(Kind):
     def make_head(self, hidden_size, task, dropout, pooling) -> nn.Module:
         raise TypeError(
             "code_generation trains the whole causal LM: wrap it in "
-            "engine.kinds.code_generation.CausalLMModel instead of a TaskModel"
+            "engine.models.causal.CausalLMModel instead of a TaskModel"
         )
 
     def loss(self, outputs, batch) -> torch.Tensor:

@@ -24,6 +24,7 @@ from engine.data.features import Features, ragged
 from engine.errors import InputError
 from engine.kinds.base import Kind
 from engine.kinds.classification import ClassificationHead
+from engine.kinds.targets import TrainThenEvaluate
 
 _CHUNK = 1000
 
@@ -138,6 +139,8 @@ class MultipleChoiceKind(Kind):
     """Features: one row per choice, a unit per question (rows_per_unit =
     number of choices); unit arrays `labels` (the right choice) and
     `record_index`."""
+
+    target = TrainThenEvaluate()  # English training, best step, zero-shot
 
     name = "multiple_choice"
     version = "1"

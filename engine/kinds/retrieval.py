@@ -41,9 +41,11 @@ import torch
 
 from engine.data.batching import eval_batches
 from engine.data.features import Features
-from engine.kinds.base import Kind, pad_rows
+from engine.data.retrieval_pairs import split_retrieval_records
+from engine.kinds.base import Kind, Score, StageContext, pad_rows
 from engine.kinds.classification import encode_texts
 from engine.metrics.retrieval import bucc_f1, bucc_mine, l2_normalize, tatoeba_accuracy
+from engine.tasks.kinds import EMBED_AND_SCORE
 
 # Neighbourhood of the ratio margin (XTREME's mine_bitext, LASER's recipe).
 BUCC_NEIGHBOURS = 4
@@ -237,13 +239,52 @@ def evaluate_retrieval(
     return bucc_f1(candidates, gold)
 
 
+class EmbedAndScore:
+    """How a retrieval target is run: no training; the encoder of the stage it
+    starts from (the intermediate checkpoint, or the pretrained model for the
+    baseline) embeds both sides of each language, as XTREME does."""
+
+    mode = EMBED_AND_SCORE
+
+    def prepare(self, stage, ctx: StageContext) -> EmbeddingTarget:
+        from engine.models.loading import load_encoder
+
+        encoder = load_encoder(ctx.start_of(stage))
+        layer = stage.hparams.retrieval_layer
+        used = resolve_layer(encoder.config, None if layer < 0 else layer)
+        return EmbeddingTarget(stage, ctx, encoder, used)
+
+
+class EmbeddingTarget:
+    def __init__(self, stage, ctx: StageContext, encoder, layer: int):
+        self.stage, self.ctx, self.encoder, self.layer = stage, ctx, encoder, layer
+        self.summary = {"layer": layer, "trained": False}
+
+    def score(self, language: str) -> Score:
+        task, ctx = self.stage.target_task, self.ctx
+        records = ctx.records(task, task.eval_split, language)
+        source, target, gold = split_retrieval_records(records)
+        metrics = evaluate_retrieval(
+            self.encoder,
+            ctx.tokenizer,
+            task,
+            source,
+            target,
+            gold,
+            self.layer,
+            self.stage.hparams,
+            ctx.runtime,
+        )
+        return Score(language, task.eval_split, metrics, len(source))
+
+
 class RetrievalKind(Kind):
-    """No head and no training: the runner calls `evaluate_retrieval` on the
-    intermediate checkpoint's encoder. `featurize` tokenizes one side's
-    sentences (what `embed` feeds the encoder)."""
+    """No head and no training: targets are scored from embeddings
+    (EmbedAndScore). `featurize` tokenizes one side's sentences (what `embed`
+    feeds the encoder)."""
 
     name = "retrieval"
-    needs_training_data = False
+    target = EmbedAndScore()
 
     def featurize(self, tokenizer, records, task, max_length, stride) -> Features:
         return _encode(tokenizer, [r["text"] for r in records], max_length)

@@ -58,6 +58,7 @@ from torch import nn
 
 from engine.data.features import Features, ragged
 from engine.kinds.base import Kind
+from engine.kinds.targets import TrainThenEvaluate
 
 N_BEST = 20
 MAX_ANSWER_TOKENS = 30
@@ -538,6 +539,7 @@ class SpanHead(nn.Module):
 
 
 class SpanQAKind(Kind):
+    target = TrainThenEvaluate()  # English training, best step, zero-shot
     name = "span_qa"
     version = "1"
     scores_with_records = True

@@ -26,6 +26,7 @@ from torch import nn
 from engine.data.features import Features, ragged
 from engine.errors import InputError
 from engine.kinds.base import Kind
+from engine.kinds.targets import TrainThenEvaluate
 
 _CHUNK = 1000
 IGNORE = -100
@@ -140,6 +141,8 @@ class TaggingKind(Kind):
     (the tag id on each word's first sub-word, -100 elsewhere); unit arrays
     `record_index`, `word_start` (the window's first word in its sentence)
     and `n_words`."""
+
+    target = TrainThenEvaluate()  # English training, best step, zero-shot
 
     name = "tagging"
     version = "1"

@@ -1,9 +1,13 @@
-"""A shared encoder with one head per task.
+"""The two trainable model shapes, with one call signature:
+`model(task_name, batch) -> outputs`, so engine.train.train_stage runs both.
 
-The encoder is whatever AutoModel loaded; heads come from the task's kind
-(engine.kinds), one per task, so an intermediate stage's heads can be dropped
-and the encoder kept for the target, and a multi-task stage trains several
-heads on one encoder.
+TaskModel: a shared encoder with one head per task. The encoder is whatever
+AutoModel loaded; heads come from the task's kind (engine.kinds), one per
+task, so an intermediate stage's heads can be dropped and the encoder kept for
+the target, and a multi-task stage trains several heads on one encoder.
+
+CausalLMModel: a whole causal LM (code generation); every code task shares the
+LM's own output layer, so there are no heads.
 """
 
 from __future__ import annotations
@@ -52,3 +56,28 @@ class TaskModel(nn.Module):
 def _key(task: str) -> str:
     # ModuleDict keys may not contain '.'.
     return task.replace(".", "_")
+
+
+class CausalLMModel(nn.Module):
+    """A whole causal LM, called like TaskModel:
+    `model(task_name, batch) -> logits` (batch, positions, vocabulary). Every
+    code task shares the LM's own output layer, so there are no heads."""
+
+    def __init__(self, lm: nn.Module):
+        super().__init__()
+        self.lm = lm
+
+    @property
+    def config(self):
+        return self.lm.config
+
+    def forward(self, task: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.lm(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            use_cache=False,
+        ).logits
+
+    def save_pretrained(self, folder) -> None:
+        """The whole LM (config, generation config, safetensors weights)."""
+        self.lm.save_pretrained(folder)

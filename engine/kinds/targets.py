@@ -1,0 +1,96 @@
+"""Train, then evaluate: how a target of the trained kinds is run (sentence and
+pair classification, multiple choice, extractive QA, tagging).
+
+The X-STILTs protocol's target stage (Phang et al. 2020, section 3): the
+encoder from the intermediate checkpoint (or the pretrained model for the
+baseline) with a fresh head, trained on the target's English training data,
+the best step on English validation kept (engine.train.train_stage with
+select_best), then evaluated zero-shot on every language's evaluation split.
+Retrieval and code targets are not trained: engine.kinds.retrieval and
+engine.kinds.code_generation have their own strategies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.data.features import Features
+from engine.kinds.base import Score, StageContext
+from engine.tasks.kinds import TRAIN_THEN_EVALUATE
+from engine.train import evaluate
+
+
+class TrainThenEvaluate:
+    mode = TRAIN_THEN_EVALUATE
+
+    def prepare(self, stage, ctx: StageContext) -> TrainedTarget:
+        task, hp = stage.target_task, stage.hparams
+        if not task.source.has("validation", task.train_language):
+            ctx.emit(
+                stage,
+                "warning",
+                message=f"{task.name} has no {task.train_language} validation "
+                "split; keeping the last step instead of the best one",
+            )
+        train_task = ctx.train_task(task, hp)
+        model = ctx.family.training_model(
+            ctx.start_of(stage), ctx.tokenizer, [(task, train_task.kind)]
+        )
+        result = ctx.train(stage, model, [train_task], hp, select_best=True)
+        return TrainedTarget(
+            stage,
+            ctx,
+            model,
+            train_task,
+            result.best_step,
+            summary={
+                "best_step": result.best_step,
+                "steps": result.steps,
+                "validation_accuracy": result.best_score,
+                "samples_per_s": round(result.samples_per_second, 2),
+            },
+        )
+
+
+@dataclass
+class TrainedTarget:
+    stage: Any
+    ctx: StageContext
+    model: Any
+    train_task: Any  # engine.train.TrainTask
+    best_step: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def score(self, language: str) -> Score:
+        task, hp, ctx = self.stage.target_task, self.stage.hparams, self.ctx
+        data = ctx.features(task, task.eval_split, language, hp, hp.max_eval_examples)
+        records = None
+        if self.train_task.kind.scores_with_records:
+            records = ctx.records(task, task.eval_split, language)
+        metrics = evaluate(
+            self.model,
+            self.train_task,
+            data,
+            records,
+            hp,
+            ctx.runtime,
+            ctx.pad_id,
+            language,
+        )
+        return Score(
+            language,
+            task.eval_split,
+            metrics,
+            examples_scored(data),
+            best_step=self.best_step,
+        )
+
+
+def examples_scored(features: Features) -> int:
+    """Examples behind the features: QA windows and tagging chunks map back
+    to their record, so a record cut into several units counts once."""
+    index = features.unit_arrays.get("record_index")
+    return len(features) if index is None else len(np.unique(index))

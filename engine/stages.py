@@ -1,0 +1,234 @@
+"""Run one stage on one device: the unit of work an executor hands out.
+
+`execute_stage(stage, env)` takes a stage description from the plan
+(engine.pipeline: what it reads, its key, seed, task specs and
+hyperparameters) and a `StageEnvironment` (one device, the experiment's model
+family and tokenizer, the workspace, callbacks for events and scores), writes
+the stage's outputs into the workspace and returns what its `stage_end` event
+reports:
+
+    intermediate   train on the English task(s), no best-step selection (the
+                   paper's intermediate stage trains a fixed budget), save the
+                   checkpoint whole under a temporary name, then move it into
+                   checkpoints/<key>/
+    target         the kind's target strategy (engine.kinds: train then
+                   evaluate; embed and score; generate and score) gets the
+                   model ready; each language is scored, recorded as soon as it
+                   exists, and the stage's result written to
+                   stages/<key>/result.json
+
+A stage whose output exists is not run again: its checkpoint is reused, or
+its saved scores are recorded again. The function knows nothing of where it
+runs: every event and score leaves through the environment's callbacks, so
+the executor (engine.runner) stays the one writer of the store and of the
+run's event stream.
+
+Heavy module (torch): imported when a run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import write_json_atomic
+from engine.data.features import Features
+from engine.data.loaders import data_fingerprint, has_split
+from engine.data.records import load_records
+from engine.data.tokenize import cached_features
+from engine.errors import Cancelled
+from engine.kinds import load_kind
+from engine.kinds.base import Score
+from engine.pipeline import IntermediateStage, Stage, TargetStage
+from engine.tasks.spec import TaskSpec
+from engine.train import Runtime, TrainResult, TrainTask, train_stage
+from engine.workspace import Workspace
+
+CHECKPOINT_MARKER = "xlt_stage.json"  # written last: a checkpoint with it is whole
+RESULT_FILE = "result.json"
+
+
+@dataclass
+class StageEnvironment:
+    """Everything a stage needs besides its description (the StageContext of
+    engine.kinds.base): where it runs and how it reports."""
+
+    workspace: Workspace
+    runtime: Runtime
+    family: Any  # engine.models.families: EncoderFamily | CausalLMFamily
+    model_path: str
+    """The pretrained model: a folder, or a hub id."""
+    base_model: str
+    """The model as the config names it (recorded with checkpoints)."""
+    tokenizer: Any
+    run_id: str
+    emit_event: Callable[..., Any]
+    """Writes one event: emit_event(type, **fields)."""
+    record_score: Callable[[TargetStage, Score, bool], None]
+    """Records one language's score (stage, score, reused) as soon as it exists."""
+    should_stop: Callable[[], bool]
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id or 0
+
+    def emit(self, stage: Stage, type: str, **fields: Any) -> None:
+        self.emit_event(type, stage=stage.id, **fields)
+
+    def start_of(self, stage: TargetStage) -> str:
+        if stage.intermediate_key:
+            return str(self.workspace.checkpoint_dir(stage.intermediate_key))
+        return self.model_path
+
+    def output_dir(self, stage: Stage) -> Path:
+        return self.workspace.stage_dir(stage.key)
+
+    def records(self, task: TaskSpec, split: str, language: str) -> list[dict]:
+        return load_records(task, split, language)
+
+    def features(
+        self, task: TaskSpec, split: str, language: str, hp, limit: int
+    ) -> Features:
+        data = cached_features(
+            load_kind(task.kind),
+            self.tokenizer,
+            task,
+            lambda: load_records(task, split, language),
+            data_fingerprint(task, split, language),
+            hp.max_seq_length,
+            self.workspace.root / "cache",
+            stride=hp.doc_stride,
+        )
+        return data.head(limit) if limit else data
+
+    def train_task(self, task: TaskSpec, hp) -> TrainTask:
+        """The task's English train split, and its validation split if any."""
+        kind = load_kind(task.kind)
+        lang = task.train_language
+        train = self.features(task, "train", lang, hp, hp.max_train_examples)
+        validation = records = None
+        if has_split(task, "validation", lang):
+            validation = self.features(
+                task, "validation", lang, hp, hp.max_eval_examples
+            )
+            if kind.scores_with_records:
+                records = load_records(task, "validation", lang)
+        return TrainTask(task, kind, train, validation, records)
+
+    def train(
+        self, stage: Stage, model, tasks: list[TrainTask], hp, select_best: bool
+    ) -> TrainResult:
+        sampling = getattr(stage, "sampling", None)
+        return train_stage(
+            model,
+            tasks,
+            hp,
+            self.runtime,
+            seed=stage.seed,
+            pad_id=self.pad_id,
+            emit=lambda type, **fields: self.emit(stage, type, **fields),
+            should_stop=self.should_stop,
+            select_best=select_best,
+            **(
+                {}
+                if sampling is None
+                else dict(
+                    sampling=sampling.sampling,
+                    sampling_cap=sampling.cap,
+                    temperature=sampling.temperature,
+                )
+            ),
+        )
+
+
+def execute_stage(stage: Stage, env: StageEnvironment) -> dict[str, Any]:
+    """Run (or reuse) one stage; return what its stage_end event reports."""
+    if isinstance(stage, IntermediateStage):
+        return _intermediate(stage, env)
+    return _target(stage, env)
+
+
+def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, Any]:
+    folder = env.workspace.checkpoint_dir(stage.key)
+    if stage.reused or (folder / CHECKPOINT_MARKER).is_file():
+        env.emit(stage, "checkpoint", key=stage.key, path=str(folder), reused=True)
+        return {"checkpoint": str(folder)}
+    assert stage.hparams is not None
+    tasks = [
+        env.train_task(task, hp)
+        for task, hp in zip(stage.member_tasks, stage.member_hparams, strict=True)
+    ]
+    model = env.family.training_model(
+        env.model_path, env.tokenizer, [(t.spec, t.kind) for t in tasks]
+    )
+    # No best-step selection: the model trained to the end is the one kept.
+    result = env.train(stage, model, tasks, stage.hparams, select_best=False)
+    # Written whole under a temporary name, then moved into place: a half-
+    # written checkpoint never looks finished.
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    env.family.save_checkpoint(model, env.tokenizer, partial)
+    meta = {
+        "key": stage.key,
+        "task": stage.task,
+        "members": list(stage.members),
+        "seed": stage.seed,
+        "base_model": env.base_model,
+        "steps": result.steps,
+        "validation_accuracy": result.best_score,
+        "hparams": stage.hparams.as_dict(),
+        "run_id": env.run_id,
+        "created": time.time(),
+    }
+    write_json_atomic(partial / CHECKPOINT_MARKER, meta)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+    env.emit(
+        stage,
+        "checkpoint",
+        key=stage.key,
+        path=str(folder),
+        reused=False,
+        steps=result.steps,
+    )
+    return {
+        "checkpoint": str(folder),
+        "steps": result.steps,
+        "samples_per_s": round(result.samples_per_second, 2),
+    }
+
+
+def _target(stage: TargetStage, env: StageEnvironment) -> dict[str, Any]:
+    result_file = env.output_dir(stage) / RESULT_FILE
+    # Also reused when an earlier stage of this run wrote it (the baseline's
+    # retrieval scores are the same for every seed).
+    if stage.reused or result_file.is_file():
+        saved = json.loads(result_file.read_text(encoding="utf-8"))
+        for score in saved["scores"]:
+            env.record_score(stage, Score.from_dict(score), True)
+        return {"best_step": saved.get("best_step"), "reused_from": saved.get("run_id")}
+    assert stage.target_task is not None
+    strategy = load_kind(stage.target_task.kind).target
+    run = strategy.prepare(stage, env)
+    scores = []
+    for language in stage.languages:
+        if env.should_stop():
+            raise Cancelled("cancelled during zero-shot evaluation")
+        score = run.score(language)
+        scores.append(score)
+        env.record_score(stage, score, False)
+    write_json_atomic(
+        result_file,
+        {
+            "key": stage.key,
+            "run_id": env.run_id,
+            **run.summary,
+            "scores": [s.as_dict() for s in scores],
+        },
+    )
+    return dict(run.summary)
