@@ -414,8 +414,9 @@ async def start_on_runs(app) -> None:
 def make_running_run(ws, run_id: str, index: int) -> Path:
     """A run in the store as running in this process, and the start of its
     events.jsonl: header, run_start, stage_start (the engine's own writer)."""
+    from engine.control import process_start_time
     from engine.events import EventWriter
-    from engine.store import Store, process_start_time
+    from engine.store import Store
 
     pid = os.getpid()
     record = run_record(run_id, index, status="running")
@@ -424,7 +425,7 @@ def make_running_run(ws, run_id: str, index: int) -> Path:
         pid_start=process_start_time(pid), stages_done=0,
     )  # fmt: skip
     Store(ws.store_path).create_run(record)
-    path = ws.run_dir(run_id) / "events.jsonl"
+    path = ws.run_events(run_id)
     writer = EventWriter(path, run_id)
     writer.emit(
         "run_start", run_id=run_id, name="xstilts", model="xlm-roberta-base",
@@ -606,7 +607,7 @@ async def monitor_replay(ws, run_id: str) -> dict[str, float]:
     from engine.events import EventFileReader
     from xlt_tui.screens.monitor import MonitorScreen
 
-    total = len(EventFileReader(ws.run_dir(run_id) / "events.jsonl").read_new())
+    total = len(EventFileReader(ws.run_events(run_id)).read_new())
     app = bench_app_class()(ws)
     async with app.run_test(size=SIZE):
         await start_on_runs(app)
@@ -772,7 +773,7 @@ def measure_heatmap(info: dict[str, Any], repeats: int, base_repeats: int):
     ws = info["workspace"]
     run_ids = info["full_runs"][-6:]  # several runs: every show is a redraw
     log("heatmap: index cold load")
-    index = index_cold_load(ws.store_path.with_name("results.jsonl"), base_repeats)
+    index = index_cold_load(ws.results_path, base_repeats)
     log("heatmap: in the app")
     app = asyncio.run(heatmap_in_app(ws, run_ids, repeats))
     log("heatmap: baseline (Store.results + report.pivot)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from functools import wraps
 from typing import Annotated
@@ -19,9 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.control import EXIT_FAILED, EXIT_INPUT
 from engine.display import duration_text, run_duration, status_markup
-from engine.errors import InputError, did_you_mean
-from engine.launch import EXIT_INPUT
+from engine.errors import Cancelled, InputError, did_you_mean
 from engine.store import Store
 from engine.workspace import Workspace
 
@@ -60,7 +61,12 @@ def run(
     config: Annotated[str, typer.Argument(help="Experiment file (TOML).")],
     workspace: WorkspaceOpt = None,
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Use this run id.")
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="Use this run id; the run is in the store at once (as starting), "
+            "and a start that fails is recorded there.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool,
@@ -80,32 +86,50 @@ def run(
     ] = False,
 ) -> None:
     """Run an experiment: intermediate stages, target stages, zero-shot evaluation."""
-    from engine.launch import check_run_id, execute, new_run_id, prepare
+    from engine.control import check_run_id, new_run_id
+    from engine.launch import StartingRun, execute, prepare
 
     ws = Workspace.open(workspace)
-    prepared = prepare(
-        config, ws, dry_run=dry_run, allow_code_execution=allow_code_execution
-    )
-    if dry_run:
-        _print_plan(prepared)
-        for message in prepared.missing_data.values():
-            err.print(f"[yellow]needs data:[/yellow] {escape(message)}")
-        if prepared.config.is_code:
-            _print_contamination(prepared.config)
-        for message in prepared.notices:
-            err.print(f"[yellow]before running:[/yellow] {escape(message)}")
-        return
-    from engine.console import ConsoleReporter
+    rid = check_run_id(run_id) if run_id else None
+    # Whoever chose the id (the TUI) looks the run up by it: register it before
+    # loading anything, so that every way this start can end is on record.
+    starting = StartingRun(ws, rid, config) if rid and not dry_run else None
+    try:
+        with starting or nullcontext():
+            prepared = prepare(
+                config,
+                ws,
+                dry_run=dry_run,
+                allow_code_execution=allow_code_execution,
+                starting=starting,
+            )
+            if dry_run:
+                _print_dry_run(prepared)
+                return
+            from engine.console import ConsoleReporter
 
-    rid = check_run_id(run_id) if run_id else new_run_id(prepared.config.name)
-    reporter = ConsoleReporter(out, plain=True if plain else None)
-    code = execute(prepared, rid, listeners=[reporter])
+            rid = rid or new_run_id(prepared.config.name)
+            reporter = ConsoleReporter(out, plain=True if plain else None)
+            code = execute(prepared, rid, listeners=[reporter], starting=starting)
+    except (Cancelled, KeyboardInterrupt):
+        err.print("cancelled before the run started; nothing was trained")
+        raise typer.Exit(code=EXIT_FAILED) from None
     if code == 0:
         out.print(
             f"results: xlt-engine results --run {rid}"
             + (f" --workspace {ws.root}" if workspace else "")
         )
     raise typer.Exit(code=code)
+
+
+def _print_dry_run(prepared) -> None:
+    _print_plan(prepared)
+    for message in prepared.missing_data.values():
+        err.print(f"[yellow]needs data:[/yellow] {escape(message)}")
+    if prepared.config.is_code:
+        _print_contamination(prepared.config)
+    for message in prepared.notices:
+        err.print(f"[yellow]before running:[/yellow] {escape(message)}")
 
 
 def _print_contamination(config) -> None:
@@ -151,13 +175,7 @@ def _print_plan(prepared) -> None:
             if stage.reused:
                 action = "reuse results"
             else:
-                action = (
-                    "train + evaluate"
-                    if stage.trains
-                    else "generate + score"
-                    if stage.target_kind == "code_generation"
-                    else "evaluate (retrieval)"
-                )
+                action = stage.action
         table.add_row(str(i), what, str(stage.seed), action, stage.key[:12])
     out.print(table)
     s = plan.summary()
@@ -185,7 +203,7 @@ def runs(
     ] = False,
 ) -> None:
     """List the runs in the workspace, newest last."""
-    store = Store(Workspace.open(workspace).store_path)
+    store = Store(Workspace.open(workspace))
     records = store.runs()
     if as_json:
         out.print_json(json.dumps(records, default=str))
@@ -245,7 +263,7 @@ def results(
             f"--format: '{fmt}' is not one of {', '.join(report.FORMATS)}"
             f"{did_you_mean(fmt, report.FORMATS)}"
         )
-    store = Store(Workspace.open(workspace).store_path)
+    store = Store(Workspace.open(workspace))
     all_records = store.results()
     if run is None:
         with_results = {
@@ -393,14 +411,14 @@ def cancel(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Ask a running run to stop at its next safe point; finished results are kept."""
-    store = Store(Workspace.open(workspace).store_path)
+    store = Store(Workspace.open(workspace))
     record = store.get_run(run_id)
     if record is None:
         known = [r["id"] for r in store.runs()]
         raise InputError(
             f"no run '{run_id}' in this workspace{did_you_mean(run_id, known)}"
         )
-    from engine.launch import request_stop
+    from engine.control import request_stop
 
     out.print(request_stop(record))
 

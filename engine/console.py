@@ -20,6 +20,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from engine.display import duration_text, status_markup
+
 
 class ConsoleReporter:
     def __init__(self, console: Console | None = None, plain: bool | None = None):
@@ -72,7 +74,7 @@ class ConsoleReporter:
             self.print(
                 f"    step {e['step']}/{total}  loss {e['loss']:.4f}  "
                 f"lr {e['lr']:.2e}  {e.get('samples_per_s', 0):.0f} samples/s  "
-                f"eta {_duration(e.get('eta_s', 0))}"
+                f"eta {duration_text(e.get('eta_s', 0))}"
             )
 
     def on_eval(self, e):
@@ -90,7 +92,7 @@ class ConsoleReporter:
 
     def on_stage_end(self, e):
         self._stop_bar()
-        self.print(f"    done in {_duration(e.get('seconds', 0))}")
+        self.print(f"    done in {duration_text(e.get('seconds', 0))}")
 
     def on_warning(self, e):
         self.print(f"[yellow]warning:[/yellow] {escape(str(e.get('message')))}")
@@ -101,10 +103,9 @@ class ConsoleReporter:
 
     def on_run_end(self, e):
         self._stop_bar()
-        colour = {"finished": "green", "cancelled": "yellow"}.get(e["status"], "red")
         self.print(
-            f"[{colour}]run {e['status']}[/{colour}] in "
-            f"{_duration(e.get('seconds', 0))}: {e.get('stages_done', 0)} of "
+            f"run {status_markup(e['status'])} in "
+            f"{duration_text(e.get('seconds', 0))}: {e.get('stages_done', 0)} of "
             f"{e.get('stages_total', 0)} stages"
         )
 
@@ -127,10 +128,3 @@ class ConsoleReporter:
             self.progress.stop()
         self.progress = None
         self.bar = None
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds or 0)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")

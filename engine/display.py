@@ -5,7 +5,10 @@ Light module: no torch.
 
 from __future__ import annotations
 
+from engine.control import LIVE_STATUSES
+
 STATUS_COLOURS = {
+    "starting": "blue",
     "queued": "white",
     "running": "cyan",
     "finished": "green",
@@ -33,6 +36,6 @@ def run_duration(run: dict, now: float) -> float | None:
     if not started:
         return None
     ended = run.get("ended_at")
-    if ended is None and run.get("status") not in ("queued", "running"):
+    if ended is None and run.get("status") not in LIVE_STATUSES:
         return None  # died without recording its end: unknown
     return (ended or now) - started

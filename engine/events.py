@@ -21,20 +21,34 @@ from engine.jsonl import JsonLinesTail
 SCHEMA = "xlt.events"
 VERSION = 1
 
-EVENT_TYPES = (
-    "header",
-    "run_start",
-    "plan",
-    "stage_start",
-    "step",
-    "eval",
-    "stage_end",
-    "checkpoint",
-    "log",
-    "warning",
-    "error",
-    "run_end",
-)
+# THE declaration of the event types: each type, and the keys every record of
+# it carries (besides `type` and `t`). docs/events.md documents the same, and
+# tests/test_events_contract.py holds the two and the engine's emits together.
+EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    "header": ("schema", "version", "run_id", "producer"),
+    "run_start": ("run_id", "name", "model", "device", "workspace", "pid", "host"),
+    "plan": ("summary", "stages"),
+    "stage_start": ("stage", "kind", "key", "index", "total", "seed", "reused"),
+    "step": (
+        "stage",
+        "step",
+        "total_steps",
+        "epoch",
+        "loss",
+        "lr",
+        "samples_per_s",
+        "tokens_per_s",
+        "progress",
+        "eta_s",
+    ),
+    "eval": ("stage", "task", "language", "split", "metric", "value"),
+    "checkpoint": ("stage", "key", "path", "reused"),
+    "stage_end": ("stage", "kind", "index", "total", "seconds", "reused"),
+    "log": ("level", "message"),
+    "warning": ("message",),
+    "error": ("message", "traceback"),
+    "run_end": ("status", "seconds", "stages_done", "stages_total", "error"),
+}
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -58,6 +72,12 @@ class EventWriter:
         self.emit("header", schema=SCHEMA, version=VERSION, producer=producer)
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
+        """Write one record; ValueError for a type not in EVENT_TYPES (a
+        programming error: declare and document a new type first)."""
+        if type not in EVENT_TYPES:
+            raise ValueError(
+                f"event type '{type}' is not declared in engine.events.EVENT_TYPES"
+            )
         record = {"type": type, "t": round(time.time(), 3)}
         if type == "header":
             record["run_id"] = self.run_id

@@ -1,10 +1,13 @@
-"""Incremental reading of JSON-lines files that other processes append to.
+"""Incremental reading of files that other processes append to.
 
-Used for a run's events.jsonl and the workspace's results.jsonl. The reader
-keeps its byte offset and hands on whole lines only; a line that does not parse
-(a process killed mid-write) is counted and skipped, never fatal. A file that
-was rewritten in place of the old one (shorter, or a new inode) is read again
-from the start, and `rewritten` says so, so a cache built from it can be reset.
+One reader, two flavours: `JsonLinesTail` for a run's events.jsonl and the
+workspace's results.jsonl, `TextLinesTail` for engine.log and a launch's
+console output. Both keep their byte offset and hand on whole lines only (an
+unfinished last line waits for the rest); a file that was rewritten in place
+of the old one (shorter, or a new inode) is read again from the start, and
+`rewritten` says so, so a cache built from it can be reset. A JSON line that
+does not parse (a process killed mid-write) is counted and skipped, never
+fatal.
 
 Light module: no torch.
 """
@@ -13,35 +16,46 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 CHUNK_BYTES = 1 << 20
 
 
-@dataclass
-class JsonLinesTail:
-    path: Path
-    required_key: str | None = None
-    offset: int = 0
-    bad_lines: int = 0
-    bad_line_numbers: list[int] = field(default_factory=list)
-    rewritten: bool = False
-    _line_no: int = 0
-    _partial: bytes = b""
-    _inode: int | None = None
+class LineTail:
+    """Whole new lines (bytes, without the newline) of a growing file.
 
-    def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
-        """Records appended since the last call (at most about max_bytes' worth)."""
+    `history_bytes`: the first read starts that many bytes before the end
+    (skipping the line it lands in the middle of); None reads from the start.
+    """
+
+    # A file that cannot be opened for these reasons reads as empty (not yet
+    # written); anything else is the caller's to report.
+    unreadable: tuple[type[OSError], ...] = (FileNotFoundError,)
+
+    def __init__(self, path: str | Path, history_bytes: int | None = None):
+        self.path = Path(path)
+        self.history_bytes = history_bytes
+        self.offset: int | None = None if history_bytes is not None else 0
+        self.rewritten = False
+        self.line_no = 0  # whole lines handed on so far (counted from the start)
+        self._partial = b""
+        self._inode: int | None = None
+        self._skip_first = False
+
+    def read_lines(self, max_bytes: int | None = None) -> list[bytes]:
+        """Lines appended since the last call (at most about max_bytes' worth)."""
         self.rewritten = False
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
+        except self.unreadable:
             return []
         with fh:
             st = os.fstat(fh.fileno())
-            if self._inode is not None and (
+            if self.offset is None:
+                start = max(0, st.st_size - (self.history_bytes or 0))
+                self.offset, self._skip_first = start, start > 0
+            elif self._inode is not None and (
                 st.st_ino != self._inode or st.st_size < self.offset
             ):
                 self._reset()
@@ -50,12 +64,67 @@ class JsonLinesTail:
             fh.seek(self.offset)
             chunk = fh.read(max_bytes if max_bytes is not None else -1)
         self.offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
+        lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()  # an unfinished last line waits for more
+        if self._skip_first and lines:
+            lines.pop(0)  # we started in the middle of it
+            self._skip_first = False
+        return lines
+
+    @property
+    def pending_bytes(self) -> int:
+        """The size of an unfinished last line read so far (0: none)."""
+        return len(self._partial)
+
+    @property
+    def at_end(self) -> bool:
+        """True when everything in the file up to now has been read."""
+        try:
+            return self.path.stat().st_size <= (self.offset or 0)
+        except OSError:
+            return True
+
+    def _reset(self) -> None:
+        self.offset = 0
+        self.line_no = 0
+        self._partial = b""
+        self._skip_first = False
+
+
+class TextLinesTail(LineTail):
+    """New whole lines of a growing text file, decoded (bad bytes replaced).
+    A log that cannot be read is shown as no lines, not as an error."""
+
+    unreadable = (OSError,)
+
+    def read_new(self, max_bytes: int | None = None) -> list[str]:
+        lines = self.read_lines(max_bytes)
+        self.line_no += len(lines)
+        return [ln.decode("utf-8", "replace").rstrip("\r") for ln in lines]
+
+
+class JsonLinesTail(LineTail):
+    """New records (JSON objects, one per line) of a growing file.
+
+    A line that does not parse, is not an object, or lacks `required_key` is
+    counted in `bad_lines` (its 1-based number in `bad_line_numbers`) and
+    skipped.
+    """
+
+    def __init__(self, path: str | Path, required_key: str | None = None):
+        super().__init__(path)
+        self.required_key = required_key
+        self.bad_lines = 0
+        self.bad_line_numbers: list[int] = []
+
+    def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
+        """Records appended since the last call (at most about max_bytes' worth)."""
+        lines = self.read_lines(max_bytes)
         out = []
+        required = self.required_key
+        line_no = self.line_no
         for raw in lines:
-            self._line_no += 1
+            line_no += 1
             if not raw.strip():
                 continue
             try:
@@ -63,25 +132,16 @@ class JsonLinesTail:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 record = None
             if not isinstance(record, dict) or (
-                self.required_key is not None and self.required_key not in record
+                required is not None and required not in record
             ):
                 self.bad_lines += 1
-                self.bad_line_numbers.append(self._line_no)
+                self.bad_line_numbers.append(line_no)
                 continue
             out.append(record)
+        self.line_no = line_no
         return out
 
-    @property
-    def at_end(self) -> bool:
-        """True when everything in the file up to now has been read."""
-        try:
-            return self.path.stat().st_size <= self.offset
-        except FileNotFoundError:
-            return True
-
     def _reset(self) -> None:
-        self.offset = 0
-        self._line_no = 0
-        self._partial = b""
+        super()._reset()
         self.bad_lines = 0
         self.bad_line_numbers = []

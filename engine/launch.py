@@ -1,11 +1,17 @@
 """The life of one run: check, register, execute, record the end.
 
-Everything that can be checked before training is checked before anything is
-written to the store: the config, every local data file, the model, the
-device. After that the run is registered as `running`, its resolved config
-and event stream are written under runs/<run_id>/, and it ends as finished,
-failed or cancelled. A run killed outright is shown as interrupted by the
-store, because its process is gone and it never recorded an end.
+Everything that can be checked before training is checked before the run is
+written: the config, every local data file, the model, the device. After that
+the run is registered as `running`, its resolved config and event stream are
+written under runs/<run_id>/, and it ends as finished, failed or cancelled. A
+run killed outright is shown as interrupted by the store, because its process
+is gone and it never recorded an end.
+
+A run started by id (`xlt-engine run --run-id`, as the TUI does) is in the
+store from the start, as `starting` (`StartingRun`): whoever started it finds
+it at once, and a start that ends early (bad input, an error, a cancel) is
+recorded as such, with the engine's own message. Without an id (a person at a
+terminal) bad input writes nothing at all.
 """
 
 from __future__ import annotations
@@ -13,10 +19,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
-import secrets
-import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,17 +30,21 @@ import tomli_w
 
 from engine.atomic import write_text_atomic
 from engine.config import ExperimentConfig, load_config
-from engine.data.kind_records import manual_data_message
+from engine.control import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    StopFlag,
+    process_start_time,
+)
 from engine.data.loaders import check_local_data, has_split
-from engine.errors import InputError
+from engine.data.rows import manual_data_message
+from engine.errors import Cancelled, InputError
 from engine.events import EventWriter
 from engine.pipeline import Plan, make_plan
 from engine.runinfo import command_line, git_commit, host, package_versions
-from engine.store import LIVE_STATUSES, Store, process_start_time
+from engine.store import Store
 from engine.workspace import Workspace
-
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 @dataclass
@@ -55,6 +61,7 @@ def prepare(
     workspace: Workspace,
     dry_run: bool = False,
     allow_code_execution: bool = False,
+    starting: StartingRun | None = None,
 ) -> Prepared:
     """Load, validate and plan; check every local data file. InputError if bad.
 
@@ -64,6 +71,8 @@ def prepare(
     config = load_config(config_path)
     if allow_code_execution and not config.allow_code_execution:
         config = dataclasses.replace(config, allow_code_execution=True)
+    if starting is not None:
+        starting.configured(config)
     # A real run reads the data anyway: let the guard read it too, to settle
     # overlaps the task specs alone cannot (ODEX-en vs CoNaLa's training set).
     notices = [
@@ -147,20 +156,6 @@ def _contamination_notice(config: ExperimentConfig, download: bool) -> list[str]
     return [f"{config.source_file}: {m}" for m in messages]
 
 
-def new_run_id(name: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or "run"
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
-
-
-def check_run_id(run_id: str) -> str:
-    if not _RUN_ID.match(run_id):
-        raise InputError(
-            f"run id '{run_id}' is not valid; use letters, digits, '.', '_' and '-' "
-            "(at most 100 characters, starting with a letter or digit)"
-        )
-    return run_id
-
-
 def check_device(config: ExperimentConfig) -> None:
     import torch
 
@@ -198,108 +193,163 @@ def check_device(config: ExperimentConfig) -> None:
         )
 
 
-def request_stop(record: dict[str, Any]) -> str:
-    """Ask a live run's engine to stop at its next safe point (SIGTERM), as
-    `xlt-engine cancel` and the TUI do; what finished is kept. Returns what
-    happened, in words; InputError for a run on another host."""
-    run_id = record["id"]
-    if record["status"] not in LIVE_STATUSES:
-        return f"run {run_id} is not running (status: {record['status']})"
-    if record.get("host") != host():
-        raise InputError(
-            f"run {run_id} runs on host '{record.get('host')}'; cancel it there"
+class StartingRun:
+    """A run registered by id before anything is loaded (`xlt-engine run
+    --run-id`): a store record with status `starting`, pid, host and start time
+    as soon as the engine has parsed its arguments.
+
+    Use it as a context manager around `prepare` and `execute`: until
+    `execute` takes the record over (status `running`), however the start ends
+    is recorded: bad input as `failed` with the InputError's message (the line
+    the CLI prints after `error:`), any other exception as `failed` with its
+    type and message, a signal or Ctrl-C as `cancelled`. A signal while
+    starting stops at once (nothing to keep yet). InputError, with nothing
+    written, when the id is already used.
+    """
+
+    def __init__(self, workspace: Workspace, run_id: str, config_file: str | Path):
+        self.workspace, self.run_id = workspace, run_id
+        self.store = Store(workspace)
+        _check_unused(self.store, workspace, run_id)
+        pid = os.getpid()
+        self.started_at = time.time()
+        self.store.create_run(
+            {
+                "id": run_id,
+                "name": "",
+                "status": "starting",
+                "config_file": str(Path(config_file).resolve()),
+                "started_at": self.started_at,
+                "ended_at": None,
+                "pid": pid,
+                "pid_start": process_start_time(pid),
+                "host": host(),
+                "workspace": str(workspace.root),
+                "stages_done": 0,
+                "error": None,
+            }
         )
-    try:
-        os.kill(record["pid"], signal.SIGTERM)
-    except ProcessLookupError:
-        return f"run {run_id} has already stopped"
-    return (
-        f"asked run {run_id} (pid {record['pid']}) to stop; it stops after the "
-        "current step and keeps what finished"
-    )
+        self.stop = StopFlag(immediate=True)
+        self.taken_over = False
+
+    def __enter__(self) -> StartingRun:
+        self.stop.install()
+        return self
+
+    def configured(self, config: ExperimentConfig) -> None:
+        """The config loaded: the record gets its name and config (so a run
+        that fails on its data can be relaunched as it was)."""
+        self.store.update_run(
+            self.run_id,
+            name=config.name,
+            config=config.to_toml_dict(),
+            config_file=str(Path(config.source_file).resolve()),
+        )
+
+    def running(self, record: dict[str, Any]) -> None:
+        """`execute` takes over: the record becomes the running run's."""
+        fields = {k: v for k, v in record.items() if k not in ("id", "started_at")}
+        self.store.update_run(self.run_id, **fields)
+        self.taken_over = True
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.stop.defer()  # a signal now must not cut the record short
+        if self.taken_over or exc_type is None:
+            return False
+        if issubclass(exc_type, (Cancelled, KeyboardInterrupt)):
+            status, error = "cancelled", None
+        else:
+            status, error = "failed", _failure_message(exc)
+        self.store.update_run(
+            self.run_id, status=status, error=error, ended_at=time.time()
+        )
+        return False
 
 
-class StopFlag:
-    """Set by SIGTERM/SIGINT/SIGHUP (and `xlt-engine cancel`); read between steps."""
+def _failure_message(exc: BaseException) -> str:
+    """What a failed run records: an InputError's own message (the line the
+    CLI prints after `error:`), else the exception's type and message."""
+    if isinstance(exc, InputError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
-    def __init__(self):
-        self._event = threading.Event()
-        self.signal_name: str | None = None
 
-    def __call__(self) -> bool:
-        return self._event.is_set()
-
-    def install(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        if self._event.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C stops at once
-        self.signal_name = signal.Signals(signum).name
-        self._event.set()
+def _check_unused(store: Store, workspace: Workspace, run_id: str) -> None:
+    if store.get_run(run_id) is not None or workspace.run_dir(run_id).exists():
+        raise InputError(f"run id '{run_id}' is already used in {workspace.root}")
 
 
 def execute(
     prepared: Prepared,
     run_id: str,
     listeners: list[Callable[[dict[str, Any]], None]] = (),
+    starting: StartingRun | None = None,
 ) -> int:
-    """Run a prepared plan to its end; return the exit code."""
+    """Run a prepared plan to its end; return the exit code. With `starting`,
+    the run's `starting` record becomes its `running` one."""
     config, plan, workspace = prepared.config, prepared.plan, prepared.workspace
     check_device(config)
-    store = Store(workspace.store_path)
-    if store.get_run(run_id) is not None or workspace.run_dir(run_id).exists():
-        raise InputError(f"run id '{run_id}' is already used in {workspace.root}")
+    store = Store(workspace)
+    if starting is None:
+        _check_unused(store, workspace, run_id)
 
     from engine.runner import PlanRunner
 
     _quiet_libraries()
-    stop = StopFlag()
-    stop.install()
+    if starting is None:
+        stop = StopFlag()
+        stop.install()
+    else:
+        stop = starting.stop
     run_dir = workspace.run_dir(run_id)
     # The runner loads the model and tokenizer now, so a model that cannot be
-    # loaded is still bad input with nothing written. Its events go nowhere
+    # loaded is still bad input with no run written. Its events go nowhere
     # until the run exists.
     runner = PlanRunner(
         config, plan, workspace, store, run_id, EventWriter(None, run_id), stop
     )
 
-    # From here on the run exists: folder, resolved config, store record.
+    # From here on the run exists: folder, resolved config, store record; a
+    # signal stops it at the next safe point, keeping what finished.
+    stop.defer()
     run_dir.mkdir(parents=True)
-    write_text_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_toml_dict()))
-    log_handler = _log_to(run_dir / "engine.log")
-    events = EventWriter(run_dir / "events.jsonl", run_id)
+    write_text_atomic(
+        workspace.run_config(run_id), tomli_w.dumps(config.to_toml_dict())
+    )
+    log_handler = _log_to(workspace.run_log(run_id))
+    events = EventWriter(workspace.run_events(run_id), run_id)
     for listener in listeners:
         events.listeners.append(listener)
     runner.events = events
     started = time.time()
     pid = os.getpid()
-    store.create_run(
-        {
-            "id": run_id,
-            "name": config.name,
-            "status": "running",
-            "config": config.to_toml_dict(),
-            "config_file": str(Path(config.source_file).resolve()),
-            "started_at": started,
-            "ended_at": None,
-            "pid": pid,
-            "pid_start": process_start_time(pid),
-            "host": host(),
-            "command": command_line(),
-            "versions": package_versions(),
-            "git_commit": git_commit(),
-            "device": runner.device_name,
-            "precision": config.precision,
-            "workspace": str(workspace.root),
-            "plan": plan.summary(),
-            **_code_run_fields(config),
-            "stages_total": len(plan.stages),
-            "stages_done": 0,
-            "error": None,
-        }
-    )
+    record = {
+        "id": run_id,
+        "name": config.name,
+        "status": "running",
+        "config": config.to_toml_dict(),
+        "config_file": str(Path(config.source_file).resolve()),
+        "started_at": started,
+        "ended_at": None,
+        "pid": pid,
+        "pid_start": process_start_time(pid),
+        "host": host(),
+        "command": command_line(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "device": runner.device_name,
+        "precision": config.precision,
+        "workspace": str(workspace.root),
+        "plan": plan.summary(),
+        **_code_run_fields(config),
+        "stages_total": len(plan.stages),
+        "stages_done": 0,
+        "error": None,
+    }
+    if starting is None:
+        store.create_run(record)
+    else:
+        starting.running(record)
     events.emit(
         "run_start",
         run_id=run_id,
@@ -317,8 +367,6 @@ def execute(
     try:
         runner.run()
     except Exception as exc:  # noqa: BLE001 - every failure ends the run cleanly
-        from engine.errors import Cancelled
-
         if isinstance(exc, Cancelled):
             status, code = "cancelled", EXIT_FAILED
             events.emit(
@@ -327,16 +375,14 @@ def execute(
                 message=f"{exc} ({stop.signal_name or 'cancel'} received)",
             )
         else:
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            # Bad input found mid-run reads as it would before the run: the
+            # message alone, as the CLI prints it after `error:`.
+            status, error = "failed", _failure_message(exc)
             code = EXIT_INPUT if isinstance(exc, InputError) else EXIT_FAILED
             logging.getLogger("xlt.engine").error(
                 "run failed\n%s", traceback.format_exc()
             )
-            events.emit(
-                "error",
-                message=str(exc) if isinstance(exc, InputError) else error,
-                traceback=traceback.format_exc(),
-            )
+            events.emit("error", message=error, traceback=traceback.format_exc())
     except KeyboardInterrupt:
         status, code = "cancelled", EXIT_FAILED
     ended = time.time()

@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.codegen.generate import GenerationSettings
-from engine.config import ExperimentConfig, StageHparams
+from engine.config import BASELINE, ExperimentConfig, GenerationSettings, StageHparams
 from engine.data.loaders import data_fingerprint, has_split
 from engine.models.tiny import TINY_NAME, TINY_VERSION
 from engine.models.tiny_causal import TINY_CAUSAL_NAME, TINY_CAUSAL_VERSION
@@ -49,7 +48,6 @@ from engine.workspace import Workspace
 
 # Bump when a stage's code changes what it produces: old outputs stop matching.
 STAGE_CODE_VERSION = "2"  # 2: task kinds, per-task hyperparameters
-BASELINE = "baseline"
 
 # What a dry run says each kind of target stage does.
 _ACTIONS = {
@@ -265,7 +263,7 @@ def _embedding_parts(config, task, hp, seed, fp) -> dict:
 def _generation_parts(config, task, hp, seed, fp) -> dict:
     # Sampling depends on the seed; everything that changes the generated
     # text is in the key.
-    settings = _generation(config)
+    settings = config.generation
     return {
         "generation": settings.as_dict(),
         "max_seq_length": hp.max_seq_length,
@@ -286,13 +284,10 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
     fp = _Fingerprints(config)
 
     def checkpoint_exists(key: str) -> bool:
-        return (
-            bool(workspace)
-            and (workspace.checkpoint_dir(key) / "xlt_stage.json").is_file()
-        )
+        return workspace is not None and workspace.checkpoint_marker(key).is_file()
 
     def result_exists(key: str) -> bool:
-        return bool(workspace) and (workspace.stage_dir(key) / "result.json").is_file()
+        return workspace is not None and workspace.stage_result(key).is_file()
 
     choices = ([BASELINE] if config.baseline else []) + list(config.intermediate)
     for seed in config.seeds:
@@ -338,7 +333,7 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         target_task=task,
                         hparams=hp,
                         generation=(
-                            _generation(config) if mode == GENERATE_AND_SCORE else None
+                            config.generation if mode == GENERATE_AND_SCORE else None
                         ),
                     )
                 )
@@ -401,13 +396,6 @@ def _intermediate_stage(
         member_hparams=member_hparams,
         sampling=sampling,
     )
-
-
-def _generation(config: ExperimentConfig) -> GenerationSettings:
-    value = config.generation
-    if isinstance(value, GenerationSettings):
-        return value
-    return GenerationSettings.from_mapping(dict(value))
 
 
 def _replace(obj, **changes):

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.config import BASELINE
 from engine.store import RESULT_KEYS
 
-BASELINE = "baseline"
 FORMATS = ("table", "csv", "json", "markdown", "latex")
 PERCENT_METRICS = (
     "accuracy",
@@ -66,10 +66,7 @@ def pivot(
     records: Sequence[dict[str, Any]], target: str, language_order: Sequence[str] = ()
 ) -> Pivot:
     recs = [r for r in records if r["target"] == target]
-    rows = _ordered(r["intermediate"] for r in recs)
-    if BASELINE in rows:
-        rows.remove(BASELINE)
-        rows.insert(0, BASELINE)
+    rows = baseline_first(r["intermediate"] for r in recs)
     seen_langs = _ordered(r["language"] for r in recs)
     langs = [lg for lg in language_order if lg in seen_langs]
     langs += [lg for lg in seen_langs if lg not in langs]
@@ -104,12 +101,26 @@ def pivot(
         ]
         if complete:
             table.cells[(row, "avg")] = Cell(complete)
-    if BASELINE in rows:
-        for (row, col), cell in table.cells.items():
-            base = table.cells.get((BASELINE, col))
-            if row != BASELINE and base is not None:
-                cell.delta = cell.mean - base.mean
+    set_deltas(table)
     return table
+
+
+def baseline_first(intermediates) -> list[str]:
+    """The rows of a table: intermediate choices in first-seen order, the
+    baseline first."""
+    rows = _ordered(intermediates)
+    if BASELINE in rows:
+        rows.remove(BASELINE)
+        rows.insert(0, BASELINE)
+    return rows
+
+
+def set_deltas(table: Pivot) -> None:
+    """Each cell's change against the baseline's cell of its column."""
+    for (row, col), cell in table.cells.items():
+        base = table.cells.get((BASELINE, col))
+        if row != BASELINE and base is not None:
+            cell.delta = cell.mean - base.mean
 
 
 def _ordered(items) -> list:

@@ -25,7 +25,6 @@ from engine.models.families import model_family
 from engine.pipeline import IntermediateStage, Plan, Stage, TargetStage
 from engine.stages import StageEnvironment, execute_stage
 from engine.store import Store
-from engine.tasks.kinds import kind_info
 from engine.train import Runtime, resolve_device
 from engine.workspace import Workspace
 
@@ -47,7 +46,7 @@ class PlanRunner:
         self.run_id = run_id
         self.events = events  # replaced by the run's own once it is registered
         self.completed = 0
-        family = model_family(_family_name(config))
+        family = model_family(config.model_family)
         runtime = Runtime(resolve_device(config.device), config.precision)
         # Loaded now, so a model that cannot be loaded is bad input before the
         # run is registered.
@@ -137,11 +136,6 @@ class PlanRunner:
                 }
             ]
         )
-
-
-def _family_name(config: ExperimentConfig) -> str:
-    # Every task of an experiment shares one family (config validation).
-    return kind_info(config.task(config.targets[0]).kind).family
 
 
 def _stage_fields(stage: Stage) -> dict[str, Any]:

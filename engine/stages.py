@@ -29,11 +29,9 @@ Heavy module (torch): imported when a run starts.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from engine.atomic import write_json_atomic
@@ -47,10 +45,7 @@ from engine.kinds.base import Score
 from engine.pipeline import IntermediateStage, Stage, TargetStage
 from engine.tasks.spec import TaskSpec
 from engine.train import Runtime, TrainResult, TrainTask, train_stage
-from engine.workspace import Workspace
-
-CHECKPOINT_MARKER = "xlt_stage.json"  # written last: a checkpoint with it is whole
-RESULT_FILE = "result.json"
+from engine.workspace import CHECKPOINT_MARKER, Workspace
 
 
 @dataclass
@@ -85,9 +80,6 @@ class StageEnvironment:
             return str(self.workspace.checkpoint_dir(stage.intermediate_key))
         return self.model_path
 
-    def output_dir(self, stage: Stage) -> Path:
-        return self.workspace.stage_dir(stage.key)
-
     def records(self, task: TaskSpec, split: str, language: str) -> list[dict]:
         return load_records(task, split, language)
 
@@ -101,7 +93,7 @@ class StageEnvironment:
             lambda: load_records(task, split, language),
             data_fingerprint(task, split, language),
             hp.max_seq_length,
-            self.workspace.root / "cache",
+            self.workspace.cache_root,
             stride=hp.doc_stride,
         )
         return data.head(limit) if limit else data
@@ -155,7 +147,7 @@ def execute_stage(stage: Stage, env: StageEnvironment) -> dict[str, Any]:
 
 def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, Any]:
     folder = env.workspace.checkpoint_dir(stage.key)
-    if stage.reused or (folder / CHECKPOINT_MARKER).is_file():
+    if stage.reused or env.workspace.checkpoint_marker(stage.key).is_file():
         env.emit(stage, "checkpoint", key=stage.key, path=str(folder), reused=True)
         return {"checkpoint": str(folder)}
     assert stage.hparams is not None
@@ -170,8 +162,7 @@ def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, 
     result = env.train(stage, model, tasks, stage.hparams, select_best=False)
     # Written whole under a temporary name, then moved into place: a half-
     # written checkpoint never looks finished.
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = env.workspace.partial(folder)
     env.family.save_checkpoint(model, env.tokenizer, partial)
     meta = {
         "key": stage.key,
@@ -185,9 +176,8 @@ def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, 
         "run_id": env.run_id,
         "created": time.time(),
     }
-    write_json_atomic(partial / CHECKPOINT_MARKER, meta)
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+    write_json_atomic(partial / CHECKPOINT_MARKER, meta)  # last: marks it whole
+    env.workspace.move_into_place(partial, folder)
     env.emit(
         stage,
         "checkpoint",
@@ -204,7 +194,7 @@ def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, 
 
 
 def _target(stage: TargetStage, env: StageEnvironment) -> dict[str, Any]:
-    result_file = env.output_dir(stage) / RESULT_FILE
+    result_file = env.workspace.stage_result(stage.key)
     # Also reused when an earlier stage of this run wrote it (the baseline's
     # retrieval scores are the same for every seed).
     if stage.reused or result_file.is_file():

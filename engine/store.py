@@ -13,8 +13,9 @@ whole (temp file, fsync, rename); results are appended whole lines at a time,
 fsynced, and a line cut short by a kill is cut off before the next append, so a
 killed engine never leaves a half-written store. Readers take no lock.
 
-A run whose process is gone without having recorded its end is reported as
-`interrupted` (see `effective_status`).
+A live run whose process is gone without having recorded its end is reported
+as `interrupted` (`engine.control.effective_status`, applied to every record
+read).
 
 Light module: no torch.
 """
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,12 +34,11 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from engine.atomic import write_text_atomic
+from engine.control import effective_status
 from engine.errors import InputError
 from engine.jsonl import JsonLinesTail
+from engine.workspace import Workspace
 
-RUN_STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
-LIVE_STATUSES = ("queued", "running")
-RESULTS_FILE = "results.jsonl"
 RESULT_KEYS = (
     "run_id",
     "seed",
@@ -83,11 +82,17 @@ class AtomicJSONStorage(Storage):
 
 
 class Store:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.results_path = self.path.with_name(RESULTS_FILE)
+    def __init__(self, where: Workspace | str | Path):
+        """The store of a workspace; `where` is the workspace or its xlt.json."""
+        workspace = where if isinstance(where, Workspace) else None
+        if workspace is None:
+            workspace = Workspace(Path(where).parent)
+            self.path = Path(where)
+        else:
+            self.path = workspace.store_path
+        self.results_path = workspace.results_path
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path) + ".lock", timeout=60)
+        self._lock = FileLock(str(workspace.store_lock_path), timeout=60)
         self._move_legacy_results()
 
     @contextmanager
@@ -195,55 +200,6 @@ class Store:
 
 def _result_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
-
-
-# --------------------------------------------------------------------------
-# Is the run's process still there?
-
-
-def process_start_time(pid: int) -> int | None:
-    """The kernel's start time of a process (Linux), to tell a reused pid apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22 counted after the parenthesised command name, which may hold spaces.
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
-def process_alive(pid: int, start_time: int | None = None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if start_time is not None:
-        now = process_start_time(pid)
-        if now is not None and now != start_time:
-            return False  # the pid was reused by another process
-        if _is_zombie(pid):
-            return False
-    return True
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def effective_status(run: dict[str, Any]) -> str:
-    status = run.get("status", "queued")
-    if status not in LIVE_STATUSES:
-        return status
-    if run.get("host") != socket.gethostname() or not run.get("pid"):
-        return status  # another machine's run: we cannot look at its process
-    if process_alive(run["pid"], run.get("pid_start")):
-        return status
-    return "interrupted"
 
 
 def _with_effective_status(run: dict[str, Any]) -> dict[str, Any]:

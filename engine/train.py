@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.config import StageHparams
+from engine.config import SAMPLINGS, StageHparams
 from engine.data.batching import eval_batches, length_grouped_batches
 from engine.data.features import Features
 from engine.errors import Cancelled
@@ -93,9 +93,6 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     return torch.device(name)
-
-
-SAMPLINGS = ("proportional", "capped", "temperature")
 
 
 def total_steps(n_units: int, hp: StageHparams) -> int:

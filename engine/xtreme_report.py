@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.metrics import xtreme
-from engine.report import BASELINE, Cell, Pivot
+from engine.report import Cell, Pivot, baseline_first, set_deltas
 
 METRIC = "xtreme score"
 OVERALL = "overall"
@@ -32,10 +32,7 @@ def xtreme_pivot(records: Sequence[dict[str, Any]]) -> Pivot:
         values = r.get("metrics") or {r["metric"]: r["value"]}
         key = (r["intermediate"], r["seed"], r["target"])
         per.setdefault(key, {}).setdefault(r["language"], []).append(values)
-    rows = list(dict.fromkeys(r["intermediate"] for r in recs))
-    if BASELINE in rows:
-        rows.remove(BASELINE)
-        rows.insert(0, BASELINE)
+    rows = baseline_first(r["intermediate"] for r in recs)
     tasks = [t for t in xtreme.XTREME_TASKS if any(r["target"] == t for r in recs)]
     scores: dict[tuple[str, int], dict[str, float]] = {}
     for (row, seed, task), by_lang in per.items():
@@ -54,11 +51,7 @@ def xtreme_pivot(records: Sequence[dict[str, Any]]) -> Pivot:
                     values.append(value)
             if values:
                 table.cells[(row, col)] = Cell(values)
-    if BASELINE in rows:
-        for (row, col), cell in table.cells.items():
-            base = table.cells.get((BASELINE, col))
-            if row != BASELINE and base is not None:
-                cell.delta = cell.mean - base.mean
+    set_deltas(table)
     return table
 
 

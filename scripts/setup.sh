@@ -38,3 +38,19 @@ fi
 
 "${PIP[@]}" install -q -e ".${extras}"
 echo "xlt installed in $VENV"
+
+# --dev: the code sandbox's tests run under bubblewrap too (and skip that path,
+# saying why, without it). Installed only where that takes no question: as
+# root, with apt-get. Never sudo, never a prompt; a failure is one line.
+if [[ -n "$extras" ]] && ! command -v bwrap >/dev/null 2>&1 && [[ ! -x /usr/bin/bwrap ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing bubblewrap (the code sandbox's preferred backend)"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null 2>&1 \
+            && ! { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 \
+                   && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null 2>&1; }; then
+            echo "bubblewrap not installed (apt-get failed); the sandbox uses its namespaces launcher"
+        fi
+    else
+        echo "bubblewrap not installed (needs root and apt-get here); the sandbox uses its namespaces launcher"
+    fi
+fi

@@ -21,6 +21,7 @@ LIGHT_MODULES = [
     "engine.workspace",
     "engine.cli",
     "engine.launch",
+    "engine.control",
     "engine.jsonl",
     "engine.display",
     "engine.xtreme_report",

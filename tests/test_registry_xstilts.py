@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.config import load_config, parse_config
-from engine.data.retrieval_pairs import load_retrieval_pairs, split_retrieval_records
 from engine.data.records import load_records
+from engine.data.retrieval_pairs import load_retrieval_pairs, split_retrieval_records
 from engine.errors import InputError
 from engine.tasks import REGISTRY
 from tests.conftest import run_engine

@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
+from engine.control import process_start_time
 from engine.errors import InputError
-from engine.store import Store, process_start_time
+from engine.store import Store
 
 
 def result(run_id: str, i: int) -> dict:
@@ -106,16 +107,24 @@ def run_record(run_id: str, pid: int, **extra) -> dict:
     }
 
 
-def test_running_run_without_process_is_interrupted(tmp_path):
+def test_live_run_without_process_is_interrupted(tmp_path):
     store = Store(tmp_path / "xlt.json")
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     record = run_record("gone", child.pid)
     child.wait()
     store.create_run(record)
+    store.create_run({**record, "id": "gone-starting", "status": "starting"})
     store.create_run(run_record("alive", os.getpid()))
+    store.create_run({**run_record("loading", os.getpid()), "status": "starting"})
     store.create_run({**run_record("done", 1), "status": "finished"})
     status = {r["id"]: r["status"] for r in store.runs()}
-    assert status == {"gone": "interrupted", "alive": "running", "done": "finished"}
+    assert status == {
+        "gone": "interrupted",
+        "gone-starting": "interrupted",
+        "alive": "running",
+        "loading": "starting",
+        "done": "finished",
+    }
 
 
 def test_reused_pid_is_not_mistaken_for_the_run(tmp_path):

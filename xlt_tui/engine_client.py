@@ -1,26 +1,23 @@
 """Everything the TUI does to the engine, across the process boundary.
 
 Launch writes the config to `launches/<run_id>.toml` and starts
-`xlt-engine run` as a detached process in its own session, so it outlives the
-TUI and an SSH hang-up; its own stdout/stderr go to `launches/<run_id>.out`.
-From its first event on, a run is in the store and its `runs/<run_id>/` folder;
-before that (loading the model, checking data) it exists only as a launch, and
-a launch whose process exited without registering the run failed on its input:
-the `.out` file says why.
+`xlt-engine run --run-id <run_id>` detached (engine.control.launch_detached):
+its own session, so it outlives the TUI and an SSH hang-up; its console
+output goes to `launches/<run_id>.out`. The engine puts the run in the store
+as `starting` as soon as it has parsed its arguments, and records there how
+the start ended (a failed start has the engine's own message in `error`).
+Before that first write the run exists only as its launch record: shown as
+`starting` while the process lives, and as `failed` with the last line of its
+output if it died without writing anything (then Python itself could not
+start the engine, and that line is the interpreter's).
 
 Light module: no torch, no textual.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,51 +25,51 @@ import tomli_w
 
 from engine.atomic import write_text_atomic
 from engine.config import ExperimentConfig, parse_config
+from engine.control import (
+    LIVE_STATUSES,
+    Launched,
+    launch_alive,
+    launch_detached,
+    new_run_id,
+    read_launches,
+    request_stop,
+)
 from engine.errors import InputError
-from engine.launch import new_run_id, request_stop
-from engine.store import LIVE_STATUSES, Store, process_alive, process_start_time
+from engine.store import Store
 from engine.workspace import Workspace
-
-LAUNCH_DIR = "launches"
-
-
-@dataclass(frozen=True)
-class Launched:
-    run_id: str
-    pid: int
-    config_path: Path
 
 
 class EngineClient:
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
-        self.store = Store(workspace.store_path)
+        self.store = Store(workspace)
         self._children: dict[int, subprocess.Popen] = {}
 
     # -- paths --------------------------------------------------------------
     def events_path(self, run_id: str) -> Path:
-        return self.workspace.run_dir(run_id) / "events.jsonl"
+        return self.workspace.run_events(run_id)
 
     def engine_log_path(self, run_id: str) -> Path:
-        return self.workspace.run_dir(run_id) / "engine.log"
+        return self.workspace.run_log(run_id)
 
     def launch_output_path(self, run_id: str) -> Path:
-        return self.workspace.root / LAUNCH_DIR / f"{run_id}.out"
-
-    def _launch_record_path(self, run_id: str) -> Path:
-        return self.workspace.root / LAUNCH_DIR / f"{run_id}.json"
+        return self.workspace.launch_output(run_id)
 
     # -- reading ------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
-        """Every run, newest last; launches not yet registered by the engine
-        show as queued (still starting) or failed (exited on bad input)."""
+        """Every run, newest last, as the store has it; launches the engine
+        has not written yet show as starting (or failed: it never started)."""
         self._reap_children()
         runs = self.store.runs()
         known = {r["id"] for r in runs}
-        pending = [p for p in self._pending_launches() if p["id"] not in known]
-        out = runs + pending
-        out.sort(key=lambda r: r.get("started_at") or 0)
-        return out
+        for launch in read_launches(self.workspace):
+            if launch["id"] in known:
+                continue
+            record = self._pending_launch(launch)
+            if record is not None:
+                runs.append(record)
+        runs.sort(key=lambda r: r.get("started_at") or 0)
+        return runs
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         for record in self.runs():
@@ -80,47 +77,44 @@ class EngineClient:
                 return record
         return None
 
-    def _pending_launches(self) -> list[dict[str, Any]]:
-        folder = self.workspace.root / LAUNCH_DIR
-        out = []
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            try:
-                launch = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue
-            alive = launch.get("host") == socket.gethostname() and process_alive(
-                launch["pid"], launch.get("pid_start")
-            )
-            if not alive and (self.workspace.run_dir(launch["id"])).exists():
-                continue  # registered between our two reads
-            record = {
-                "id": launch["id"],
-                "name": launch.get("name", ""),
-                "status": "queued" if alive else "failed",
-                "started_at": launch.get("started_at"),
-                "ended_at": None
-                if alive
-                else _mtime(self.launch_output_path(launch["id"])),
-                "pid": launch["pid"],
-                "host": launch.get("host"),
-                "config": launch.get("config", {}),
-                "stages_done": 0,
-                "stages_total": None,
-                "error": None if alive else self.launch_error(launch["id"]),
-                "launch_only": True,
-            }
-            out.append(record)
-        return out
+    def _pending_launch(self, launch: dict[str, Any]) -> dict[str, Any] | None:
+        """A launch not in the store (when we read it) as a run record."""
+        run_id = launch["id"]
+        alive = launch_alive(launch)
+        if not alive:
+            registered = self.store.get_run(run_id)
+            if registered is not None:
+                return registered  # the engine wrote it between our two reads
+        return {
+            "id": run_id,
+            "name": launch.get("name", ""),
+            "status": "starting" if alive else "failed",
+            "started_at": launch.get("started_at"),
+            "ended_at": None if alive else _mtime(self.launch_output_path(run_id)),
+            "pid": launch["pid"],
+            "host": launch.get("host"),
+            "config": launch.get("config", {}),
+            "config_file": launch.get("config_file"),
+            "stages_done": 0,
+            "stages_total": None,
+            "error": None if alive else self._never_started(run_id),
+            "launch_only": True,
+        }
 
-    def launch_error(self, run_id: str) -> str:
-        """The engine's own words for why a launch never became a run."""
+    def _never_started(self, run_id: str) -> str:
+        """Why a launch's process died before the engine wrote anything: the
+        last line it printed (Python's, not the engine's: the engine records
+        its own failures in the store)."""
         try:
-            text = self.launch_output_path(run_id).read_text(encoding="utf-8")
+            text = self.launch_output_path(run_id).read_text(
+                encoding="utf-8", errors="replace"
+            )
         except OSError:
-            return "the engine exited before registering the run"
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        errors = [ln for ln in lines if ln.startswith("error:")]
-        return (errors or lines or ["the engine exited before registering the run"])[-1]
+            text = ""
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        if lines:
+            return lines[-1]
+        return "the engine process exited before it started (no output)"
 
     def results(self, run_id: str | None = None) -> list[dict[str, Any]]:
         return self.store.results(run_id=run_id)
@@ -135,46 +129,13 @@ class EngineClient:
         config = self.validate(raw, source)
         resolved = config.to_toml_dict()  # absolute paths: loadable from anywhere
         run_id = new_run_id(config.name)
-        folder = self.workspace.root / LAUNCH_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        config_path = folder / f"{run_id}.toml"
+        config_path = self.workspace.launch_config(run_id)
         write_text_atomic(config_path, tomli_w.dumps(resolved))
-        out_path = self.launch_output_path(run_id)
-        with open(out_path, "wb") as out:
-            child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "engine.cli",
-                    "run",
-                    str(config_path),
-                    "--workspace",
-                    str(self.workspace.root),
-                    "--run-id",
-                    run_id,
-                    "--plain",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workspace.root,
-                start_new_session=True,  # outlives the TUI and an SSH hang-up
-                close_fds=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        self._children[child.pid] = child
-        record = {
-            "id": run_id,
-            "name": config.name,
-            "pid": child.pid,
-            "pid_start": process_start_time(child.pid),
-            "host": socket.gethostname(),
-            "started_at": time.time(),
-            "config": resolved,
-            "config_file": str(config_path),
-        }
-        write_text_atomic(self._launch_record_path(run_id), json.dumps(record))
-        return Launched(run_id, child.pid, config_path)
+        launched = launch_detached(
+            self.workspace, config_path, run_id, name=config.name, config=resolved
+        )
+        self._children[launched.pid] = launched.process
+        return launched
 
     def relaunch(self, run_id: str) -> Launched:
         record = self.run(run_id)
@@ -204,11 +165,7 @@ class EngineClient:
             )
         self.store.delete_run(run_id)
         shutil.rmtree(self.workspace.run_dir(run_id), ignore_errors=True)
-        for path in (
-            self._launch_record_path(run_id),
-            self.launch_output_path(run_id),
-            self.workspace.root / LAUNCH_DIR / f"{run_id}.toml",
-        ):
+        for path in self.workspace.launch_files(run_id):
             path.unlink(missing_ok=True)
 
     def _reap_children(self) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from engine.atomic import write_text_atomic
 from engine.report import render_latex, render_markdown
+from engine.workspace import Workspace
 from xlt_tui.results_view import (
     DELTA,
     SCORE,
@@ -32,19 +33,21 @@ from xlt_tui.results_view import (
 View = ResultsView | XtremeView
 
 FORMATS = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "png": "PNG heatmap"}
-EXPORT_DIR = "exports"
 
 
-def export_path(workspace_root: Path, view: View, ext: str) -> Path:
+def export_path(workspace: Workspace | Path, view: View, ext: str) -> Path:
+    """Where `view` is written as `ext` in the workspace (or its root)."""
+    if not isinstance(workspace, Workspace):
+        workspace = Workspace(Path(workspace))
     stem = "-".join(_safe(x) for x in (view.run_id, view.target, view.mode))
-    return Path(workspace_root) / EXPORT_DIR / f"{stem}.{ext}"
+    return workspace.export_file(f"{stem}.{ext}")
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@+=-]+", "_", text) or "_"
 
 
-def export_view(view: View, workspace_root: Path, ext: str) -> Path:
+def export_view(view: View, workspace: Workspace | Path, ext: str) -> Path:
     """Write `view` as `ext` (csv, md, tex, png); returns the path written."""
     if ext not in FORMATS:
         raise ValueError(
@@ -52,7 +55,7 @@ def export_view(view: View, workspace_root: Path, ext: str) -> Path:
         )
     if view.table is None or view.empty:
         raise ValueError("nothing to export: the view has no results")
-    path = export_path(workspace_root, view, ext)
+    path = export_path(workspace, view, ext)
     path.parent.mkdir(parents=True, exist_ok=True)
     if ext == "png":
         _write_png_atomic(view, path)
@@ -63,8 +66,8 @@ def export_view(view: View, workspace_root: Path, ext: str) -> Path:
     return path
 
 
-def export_all(view: View, workspace_root: Path) -> list[Path]:
-    return [export_view(view, workspace_root, ext) for ext in FORMATS]
+def export_all(view: View, workspace: Workspace | Path) -> list[Path]:
+    return [export_view(view, workspace, ext) for ext in FORMATS]
 
 
 # -- tables --------------------------------------------------------------------
@@ -102,7 +105,7 @@ def to_latex(view: View) -> str:
 
 
 def _write_png_atomic(view: View, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = Workspace.partial(path)
     try:
         write_png(view, tmp)
         tmp.replace(path)

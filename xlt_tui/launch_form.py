@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import BUILTIN_MODELS, HPARAM_NAMES, StageHparams, parse_config
+from engine.workspace import Workspace
 
 try:  # Python 3.11+
     import tomllib
@@ -49,7 +50,7 @@ def sample_config_dirs() -> list[Path]:
 
 
 def config_choices(
-    workspace_root: Path, runs: list[dict[str, Any]]
+    workspace: Workspace, runs: list[dict[str, Any]]
 ) -> list[ConfigChoice]:
     """Sample configs, then the configs of earlier runs (newest first)."""
     out = [
@@ -58,7 +59,7 @@ def config_choices(
         for p in sorted(d.glob("*.toml"))
     ]
     for run in reversed(runs):
-        path = workspace_root / "runs" / run["id"] / "config.toml"
+        path = workspace.run_config(run["id"])
         if path.is_file():
             out.append(ConfigChoice(f"run: {run['id']}", path))
     return out

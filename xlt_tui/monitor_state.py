@@ -19,7 +19,6 @@ from typing import Any
 
 MAX_POINTS = 2000
 MAX_NOTICES = 500
-ENDED_STATUSES = ("finished", "failed", "cancelled", "interrupted")
 
 # What changed since the screen last looked (see MonitorState.take_changes).
 RUN = "run"  # run_start, header, plan

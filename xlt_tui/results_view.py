@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from engine.config import BASELINE
 from engine.metrics import xtreme
 from engine.metrics.registry import task_metric
-from engine.report import BASELINE, Pivot, format_cell, metric_scale, pivot
+from engine.report import Pivot, format_cell, metric_scale, pivot
 from engine.xtreme_report import METRIC as XTREME_METRIC
 from engine.xtreme_report import OVERALL, caption, xtreme_pivot
 
@@ -222,9 +223,6 @@ class ViewState:
         if column == self.sort_column:
             return replace(self, descending=not self.descending)
         return replace(self, sort_column=column, descending=True)
-
-    def unsorted(self) -> ViewState:
-        return replace(self, sort_column=None, descending=True)
 
     def showing(
         self, languages: Iterable[str], all_languages: Iterable[str]

@@ -11,12 +11,12 @@ behind), the thread waits instead of piling on more.
 Files: `events.jsonl` from byte 0 (the whole history, then live); the tail of
 `engine.log` (the last `log_history_bytes` of it, then live); and, while
 `events.jsonl` does not exist yet, the launch's `.out` file (the engine's
-console output before the run registered: why a launch failed is there).
+console output while it starts). The reading itself (offsets, whole lines,
+rewritten files) is engine.jsonl's, shared with the store and the CLI.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from textual.message import Message
 
 from engine.events import EventFileReader
+from engine.jsonl import TextLinesTail
 
 CHUNK_BYTES = 512 * 1024
 LOG_CHUNK_BYTES = 64 * 1024
@@ -68,54 +69,6 @@ class _Target(Protocol):
     def message_queue_size(self) -> int: ...
 
 
-class TextTail:
-    """Whole new lines of a growing text file (engine.log, a launch's .out).
-
-    The first read starts `history_bytes` before the end (None: at the start);
-    a file that was replaced or truncated is read again from its start.
-    """
-
-    def __init__(self, path: Path, history_bytes: int | None = None):
-        self.path = Path(path)
-        self.history_bytes = history_bytes
-        self.offset: int | None = None if history_bytes is not None else 0
-        self._partial = b""
-        self._inode: int | None = None
-        self._skip_first = False
-
-    def read_new(self, max_bytes: int = LOG_CHUNK_BYTES) -> list[str]:
-        try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed below
-        except OSError:
-            return []
-        with fh:
-            st = os.fstat(fh.fileno())
-            if self.offset is None:
-                start = max(0, st.st_size - (self.history_bytes or 0))
-                self.offset, self._skip_first = start, start > 0
-            elif self._inode is not None and (
-                st.st_ino != self._inode or st.st_size < self.offset
-            ):
-                self.offset, self._partial, self._skip_first = 0, b"", False
-            self._inode = st.st_ino
-            fh.seek(self.offset)
-            chunk = fh.read(max_bytes)
-        self.offset += len(chunk)
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
-        if self._skip_first and lines:
-            lines.pop(0)  # we started in the middle of it
-            self._skip_first = False
-        return [ln.decode("utf-8", "replace").rstrip("\r") for ln in lines]
-
-    @property
-    def at_end(self) -> bool:
-        try:
-            return self.path.stat().st_size <= (self.offset or 0)
-        except OSError:
-            return True
-
-
 class RunTailer(threading.Thread):
     """Follows one run's events and log; posts `TailBatch` messages to `target`.
 
@@ -139,9 +92,9 @@ class RunTailer(threading.Thread):
         self.target = target
         self.events_path = Path(events_path)
         self.reader = EventFileReader(self.events_path)
-        self.log = TextTail(log_path, log_history_bytes) if log_path else None
+        self.log = TextLinesTail(log_path, log_history_bytes) if log_path else None
         self.launch_output = (
-            TextTail(launch_output_path) if launch_output_path else None
+            TextLinesTail(launch_output_path) if launch_output_path else None
         )
         self.chunk_bytes = chunk_bytes
         self.idle_sleep = idle_sleep
@@ -263,7 +216,7 @@ class RunTailer(threading.Thread):
     def _unfinished_tail(self, busy: bool) -> int | None:
         """The size of an unterminated last line that stopped growing, once;
         0 once it is gone again; None when there is nothing new to say."""
-        size = len(getattr(self.reader, "_partial", b"") or b"")
+        size = self.reader.pending_bytes
         now = time.monotonic()
         if size != self._partial_size:
             self._partial_size, self._partial_since = size, now

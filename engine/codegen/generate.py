@@ -13,107 +13,27 @@ HumanEval/12 is the same draw whatever else is in its batch and whatever the
 batch size. Temperature and top-p are applied before the draw, exactly as
 transformers' own warpers do (no top-k).
 
-Settings that change the numbers are one dataclass (`GenerationSettings`);
+Settings that change the numbers are one model (`GenerationSettings`, declared
+with the experiment file's [generation] table in engine.config.generation);
 `as_dict()` is what a run records next to its scores.
 
-Light at import (no torch, no transformers): the config can validate settings.
+Light at import (no torch, no transformers).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-# The stop sequences of the Codex paper's HumanEval evaluation (Chen et al.
-# 2021), as the bigcode evaluation harness uses them: a completion ends where
-# the model starts a new top-level statement.
-HUMANEVAL_STOP_SEQUENCES = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
+# Declared once, with the experiment file's [generation] table; re-exported
+# here, where they are used.
+from engine.config.generation import (
+    HUMANEVAL_STOP_SEQUENCES as HUMANEVAL_STOP_SEQUENCES,
+)
+from engine.config.generation import GenerationSettings
 
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """How completions are generated. Every field can change the scores."""
-
-    max_new_tokens: int = 512
-    """Tokens generated per completion at most (the prompt not counted)."""
-    do_sample: bool = False
-    """False: greedy decoding. True: sampling with temperature and top-p."""
-    temperature: float = 0.2
-    """Sampling only: logits are divided by this before the draw."""
-    top_p: float = 0.95
-    """Sampling only: draw from the smallest set of tokens whose probabilities
-    sum to at least this (nucleus sampling); 1.0 disables it."""
-    n_samples: int = 1
-    """Completions per problem (pass@k needs k <= n_samples); > 1 needs sampling."""
-    batch_size: int = 8
-    """Rows (prompt x sample) generated together."""
-    stop_sequences: tuple[str, ...] = HUMANEVAL_STOP_SEQUENCES
-    """A completion is cut before the first of these found in it (in the
-    generated text only, never in the prompt)."""
-    strip_prompt: bool = True
-    """Remove whitespace around the prompt before generation, as the bigcode
-    evaluation harness does for HumanEval: a prompt ending in a newline makes
-    most BPE tokenizers split the next line's indentation unnaturally. The
-    completion then starts with that newline itself."""
-    seed: int = 0
-    """Sampling only: seeds every row's random generator with
-    (seed, task_id, sample index)."""
-
-    def __post_init__(self) -> None:
-        stops = self.stop_sequences
-        if isinstance(stops, str):
-            stops = (stops,)
-        object.__setattr__(self, "stop_sequences", tuple(stops))
-        checks = {
-            "max_new_tokens": self.max_new_tokens >= 1,
-            "temperature": self.temperature > 0,
-            "top_p": 0 < self.top_p <= 1,
-            "n_samples": self.n_samples >= 1,
-            "batch_size": self.batch_size >= 1,
-            "stop_sequences": all(
-                isinstance(s, str) and s for s in self.stop_sequences
-            ),
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(
-                    f"{name}: {_RANGES[name]}, got {getattr(self, name)!r}"
-                )
-        if self.n_samples > 1 and not self.do_sample:
-            raise ValueError(
-                f"n_samples: {self.n_samples} completions per problem need "
-                "do_sample = true (greedy decoding gives the same one every time)"
-            )
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every setting, JSON-ready: stored with the run's scores."""
-        out = asdict(self)
-        out["stop_sequences"] = list(self.stop_sequences)
-        return out
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> GenerationSettings:
-        """From a config table; unknown keys are refused with the valid ones."""
-        unknown = sorted(set(values) - set(SETTING_NAMES))
-        if unknown:
-            raise ValueError(
-                f"unknown generation setting {unknown[0]!r}; expected one of "
-                + ", ".join(SETTING_NAMES)
-            )
-        return cls(**values)
-
-
-_RANGES = {
-    "max_new_tokens": "expected an integer >= 1",
-    "temperature": "expected a number > 0",
-    "top_p": "expected a number in (0, 1]",
-    "n_samples": "expected an integer >= 1",
-    "batch_size": "expected an integer >= 1",
-    "stop_sequences": "expected a list of non-empty strings",
-}
-SETTING_NAMES = tuple(f.name for f in fields(GenerationSettings))
+SETTING_NAMES = tuple(GenerationSettings.model_fields)
 
 
 def truncate_at_stop(text: str, stop_sequences) -> tuple[str, bool]:

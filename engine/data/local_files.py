@@ -15,29 +15,34 @@ from typing import Any
 from engine.errors import InputError
 
 
-def read_records(path: str | Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """(line number, record) for each record of a data file."""
+def read_records(
+    path: str | Path, suffix: str | None = None, name: str | None = None
+) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(line number, record) for each record of a data file. `suffix` gives
+    the format when the file's own name has none (a cached download), `name`
+    what messages call the file (its URL)."""
     path = Path(path)
+    shown = name or str(path)
     if not path.is_file():
-        raise InputError(f"data file '{path}' does not exist")
-    suffix = path.suffix.lower()
+        raise InputError(f"data file '{shown}' does not exist")
+    suffix = (suffix or path.suffix).lower()
     try:
         if suffix == ".jsonl":
-            yield from _jsonl(path)
+            yield from _jsonl(path, shown)
         elif suffix == ".json":
-            yield from _json(path)
+            yield from _json(path, shown)
         elif suffix in (".csv", ".tsv"):
             yield from _delimited(path, "\t" if suffix == ".tsv" else ",")
         else:
             raise InputError(
-                f"{path}: unknown data format '{suffix}'; expected .jsonl, .json, "
+                f"{shown}: unknown data format '{suffix}'; expected .jsonl, .json, "
                 ".csv or .tsv"
             )
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise InputError(f"{shown}: not UTF-8 text ({exc.reason})") from None
 
 
-def _jsonl(path: Path):
+def _jsonl(path: Path, shown: str):
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
@@ -46,29 +51,29 @@ def _jsonl(path: Path):
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(
-                    f"{path}:{line_no}: not valid JSON ({exc.msg}, column "
+                    f"{shown}:{line_no}: not valid JSON ({exc.msg}, column "
                     f"{exc.colno}); each line must be one JSON object"
                 ) from None
             if not isinstance(record, dict):
                 raise InputError(
-                    f"{path}:{line_no}: expected a JSON object, got "
+                    f"{shown}:{line_no}: expected a JSON object, got "
                     f"{type(record).__name__}"
                 )
             yield line_no, record
 
 
-def _json(path: Path):
+def _json(path: Path, shown: str):
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        raise InputError(f"{shown}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
-        raise InputError(f"{path}: expected a JSON array of objects")
+        raise InputError(f"{shown}: expected a JSON array of objects")
     for i, record in enumerate(data, start=1):
         if not isinstance(record, dict):
-            raise InputError(f"{path}: item {i}: expected a JSON object")
+            raise InputError(f"{shown}: item {i}: expected a JSON object")
         yield i, record
 
 

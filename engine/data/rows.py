@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -300,39 +299,9 @@ def _raw_rows(task: TaskSpec, source: HubSource, split: str, language: str) -> R
 
 
 def _read_raw(path: Path, suffix: str, name: str) -> Rows:
-    """Rows of a JSON-lines file or a JSON array (a cached download has no
+    """Rows of a raw JSON-lines file or JSON array (a cached download has no
     suffix of its own: the repository's file name decides)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text ({exc.reason})") from None
-    if suffix == ".jsonl":
-        for line_no, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{name}:{line_no}: not valid JSON ({exc.msg}); each line "
-                    "must be one JSON object"
-                ) from None
-            if not isinstance(row, dict):
-                raise InputError(f"{name}:{line_no}: expected a JSON object")
-            yield f"{name}:{line_no}", row
-        return
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        data = data["data"]
-    if not isinstance(data, list):
-        raise InputError(f"{name}: expected a JSON array of objects")
-    for i, row in enumerate(data, start=1):
-        if not isinstance(row, dict):
-            raise InputError(f"{name}: item {i}: expected a JSON object")
-        yield f"{name} item {i}", row
+    return ((f"{name}:{line}", row) for line, row in read_records(path, suffix, name))
 
 
 # --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.features import Features
+from engine.workspace import Workspace
 
 TOKENIZE_VERSION = "2"
 
@@ -67,7 +68,8 @@ def cached_features(
     features = kind.featurize(tokenizer, records_fn(), task, max_length, stride)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(".features.partial.npz")
-        np.savez(tmp, **features.to_arrays())
+        tmp = Workspace.partial(path)
+        with open(tmp, "wb") as fh:  # (np.savez would add .npz to the name)
+            np.savez(fh, **features.to_arrays())
         tmp.replace(path)  # whole or absent
     return features

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -139,6 +138,7 @@ class StageContext(Protocol):
     caches, and callbacks for events. A strategy uses nothing else, so a stage
     runs the same in the engine's process or in a worker."""
 
+    workspace: Any  # engine.workspace.Workspace: where outputs are written
     runtime: Any  # engine.train.Runtime
     tokenizer: Any
     pad_id: int
@@ -165,10 +165,6 @@ class StageContext(Protocol):
         ...
 
     def emit(self, stage, type: str, **fields: Any) -> None: ...
-
-    def output_dir(self, stage) -> Path:
-        """Where the stage writes files beside its result (stages/<key>/)."""
-        ...
 
 
 class TargetRun(Protocol):

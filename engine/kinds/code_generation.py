@@ -162,7 +162,7 @@ class GenerationTarget:
             should_stop=ctx.should_stop,
         )
         scored = score_generations(records, completions, task, self.limits)
-        folder = ctx.output_dir(self.stage) / "generations"
+        folder = ctx.workspace.stage_generations(self.stage.key)
         write_generations(folder / f"{language}.jsonl", completions, scored)
         return Score(
             language,

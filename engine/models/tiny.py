@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.workspace import Workspace
+
 TINY_NAME = "xlt-tiny"
 TINY_SEED = 1234
 # Bump when the architecture below changes, so old copies are rewritten.
@@ -25,7 +27,7 @@ def ensure_tiny_model(folder: Path) -> Path:
     import torch
     from transformers import BertConfig, BertModel, ByT5Tokenizer
 
-    tmp = folder.with_name(folder.name + ".partial")
+    tmp = Workspace.partial(folder)
     tokenizer = ByT5Tokenizer()
     config = BertConfig(
         vocab_size=len(tokenizer),
@@ -49,9 +51,5 @@ def ensure_tiny_model(folder: Path) -> Path:
     tokenizer.save_pretrained(tmp)
     (tmp / "xlt_tiny_version.txt").write_text(TINY_VERSION)
     # Written whole, then moved into place: a crash leaves no half model behind.
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    Workspace.move_into_place(tmp, folder)
     return folder

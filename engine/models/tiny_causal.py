@@ -14,8 +14,9 @@ seconds.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+from engine.workspace import Workspace
 
 TINY_CAUSAL_NAME = "xlt-tiny-causal"
 TINY_CAUSAL_SEED = 2024
@@ -84,13 +85,11 @@ def ensure_tiny_causal_model(folder: Path) -> Path:
         model = LlamaForCausalLM(config)
     finally:
         torch.random.set_rng_state(generator_state)
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = Workspace.partial(folder)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp)  # safetensors: the default of every supported version
     tokenizer.save_pretrained(tmp)
     (tmp / _MARKER).write_text(TINY_CAUSAL_VERSION)
     # Written whole, then moved into place: a crash leaves no half model behind.
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    Workspace.move_into_place(tmp, folder)
     return folder

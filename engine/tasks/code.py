@@ -2,7 +2,7 @@
 HumanEval, CoNaLa); programming tasks posed in other natural languages as
 targets (ODEX, HumanEval-XL, MCoNaLa, JHumanEval, HumanEval-ru).
 
-Records (engine.data.code_records): {"task_id", "problem_id", "language",
+Records (engine.data.code_adapters): {"task_id", "problem_id", "language",
 "prompt", "solution", "program_prefix", "test_program", "entry_point",
 "reference_code"}; a completion is executed as program_prefix + completion +
 "\\n\\n" + test_program. Each dataset's row format is read by its own adapter

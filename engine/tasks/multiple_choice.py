@@ -2,7 +2,7 @@
 Cosmos QA.
 
 Records: {"id", "context", "question", "choices", "label"} (engine/kinds/base.py).
-The row formats (engine.data.kind_records) follow jiant, the X-STILTs paper's
+The row formats (engine.data.adapters) follow jiant, the X-STILTs paper's
 toolkit: HellaSwag's context is ctx_a and each choice is ctx_b + ending;
 Cosmos QA pairs context and question with each answer; CommonsenseQA has no
 context. Each task evaluates on its validation split: the test splits' labels

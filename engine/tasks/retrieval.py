@@ -3,7 +3,7 @@ and Tatoeba similarity search.
 
 Records: one per sentence, {"id", "text", "side"} with side "source" (the
 non-English sentence) or "target" (English); source records also carry
-"gold": the ids of their English translations (engine.data.kind_records).
+"gold": the ids of their English translations (engine.data.retrieval_pairs).
 
 Languages follow the XTREME reference: BUCC in de, fr, ru, zh; Tatoeba in the
 36 languages of google-research/xtreme's utils_preprocess.tatoeba_preprocess

@@ -4,7 +4,7 @@ A task names its kind (which head and metric it needs), its label set, its
 languages and where its data comes from: a dataset on the hub, local files
 (per split and language), or data the user must fetch by hand (`ManualSource`,
 with instructions). Loaders in engine.data read all of them; a task's
-`row_format` names the adapter (engine.data.kind_records) that turns one row of
+`row_format` names the adapter (engine.data.adapters) that turns one row of
 its dataset into the canonical record of its kind, so local files written in
 the hub dataset's own row format read exactly like the hub.
 """

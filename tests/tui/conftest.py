@@ -226,10 +226,10 @@ def finished_run_events(run_id: str) -> list[dict]:
 def write_events(ws: Workspace, run_id: str, events: list[dict]) -> Path:
     import json
 
-    path = ws.run_dir(run_id) / "events.jsonl"
+    path = ws.run_events(run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
-    (ws.run_dir(run_id) / "engine.log").write_text(
+    ws.run_log(run_id).write_text(
         "2026-11-26 08:00:01 INFO xlt.engine: run started\n"
         "2026-11-26 08:00:40 INFO xlt.engine: run finished\n"
     )

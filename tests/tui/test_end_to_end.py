@@ -9,7 +9,8 @@ import os
 import pytest
 from textual.widgets import Input
 
-from engine.store import Store, process_alive
+from engine.control import process_alive
+from engine.store import Store
 from engine.workspace import Workspace
 from tests.tui.conftest import DEMO_CONFIG
 from tests.tui.helpers import table_text, wait_until

@@ -102,7 +102,13 @@ def test_png_is_a_real_image_of_the_heatmap(tmp_path):
     rgb = pixels[..., :3]
     green = (rgb[..., 1] > rgb[..., 0] + 0.2) & (rgb[..., 1] > rgb[..., 2] + 0.2)
     assert green.sum() > 1000
-    assert not list((tmp_path / "exports").glob(".*tmp"))
+    # Only the finished files: no partial copy left behind.
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == [
+        "r1-xnli-delta.csv",
+        "r1-xnli-delta.md",
+        "r1-xnli-delta.png",
+        "r1-xnli-delta.tex",
+    ]
 
 
 async def test_e_exports_the_view_and_says_where(tmp_path):

@@ -67,8 +67,8 @@ async def test_launch_with_bad_data_shows_failed_with_the_engines_reason(
         await pilot.press("ctrl+l")
         monitor = app.screen
         assert type(monitor).__name__ == "MonitorScreen"
-        # The engine exits on the bad label before registering the run; the
-        # monitor says so in the engine's words.
+        # The engine stops on the bad label before the run starts and records
+        # it as failed in the store; the monitor says so in the engine's words.
         await wait_until(pilot, lambda: monitor.status == "failed", timeout=60)
         assert "maybe" in (monitor.last_error or "")
         await pilot.press("escape")  # leave the monitor

@@ -23,14 +23,16 @@ from textual.app import App
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Log, Static
 
+from engine.control import process_start_time
 from engine.events import EventWriter
-from engine.store import Store, process_start_time
+from engine.jsonl import TextLinesTail
+from engine.store import Store
 from engine.workspace import Workspace
 from xlt_tui import gpu
 from xlt_tui.engine_client import EngineClient
 from xlt_tui.monitor_state import MonitorState, compact_log_line, describe
 from xlt_tui.screens.monitor import MonitorScreen
-from xlt_tui.tailer import RunTailer, TailBatch, TextTail
+from xlt_tui.tailer import RunTailer, TailBatch
 
 RUN_ID = "20261126-091705-demo-eba4"
 LANGS = ["en", "de", "es"]
@@ -86,7 +88,7 @@ def make_run(ws: Workspace, run_id: str = RUN_ID, pid: int | None = None, **extr
 
 
 def start_events(ws: Workspace, run_id: str = RUN_ID) -> EventWriter:
-    writer = EventWriter(ws.run_dir(run_id) / "events.jsonl", run_id)
+    writer = EventWriter(ws.run_events(run_id), run_id)
     writer.emit(
         "run_start",
         run_id=run_id,
@@ -223,7 +225,7 @@ async def test_history_is_shown_on_open(ws):
     final_eval(writer, "de", 0.577)
     writer.emit("warning", stage=TARGET, message="no en validation split")
     writer.close()
-    (ws.run_dir(RUN_ID) / "engine.log").write_text(
+    ws.run_log(RUN_ID).write_text(
         "2026-11-26 09:17:05,123 INFO xlt.engine: loaded model tiny\n"
     )
 
@@ -309,7 +311,7 @@ def _chart_title(screen: MonitorScreen, name: str) -> str:
 async def test_garbled_line_is_a_visible_warning_and_later_events_show(ws):
     make_run(ws)
     writer = start_events(ws)
-    path = ws.run_dir(RUN_ID) / "events.jsonl"
+    path = ws.run_events(RUN_ID)
     app = MonitorTestApp(ws, RUN_ID)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = monitor(app)
@@ -348,33 +350,68 @@ async def test_run_whose_process_is_gone_shows_interrupted_and_last_error(ws):
         assert app.results_opened == [RUN_ID]
 
 
-async def test_failed_launch_shows_the_engines_words(ws):
-    run_id = "20261126-100000-bad-0001"
-    launches = ws.root / "launches"
-    launches.mkdir()
-    (launches / f"{run_id}.out").write_text(
-        "checking config...\nerror: unknown task 'xnil'; did you mean 'xnli'?\n"
-    )
-    (launches / f"{run_id}.json").write_text(
+def write_launch(ws: Workspace, run_id: str, pid: int, output: str) -> None:
+    """What engine.control.launch_detached leaves: a launch record and the
+    engine's console output."""
+    ws.launches_dir.mkdir(exist_ok=True)
+    ws.launch_output(run_id).write_text(output)
+    ws.launch_record(run_id).write_text(
         json.dumps(
             {
                 "id": run_id,
                 "name": "bad",
-                "pid": dead_pid(),
+                "pid": pid,
+                "pid_start": process_start_time(pid),
                 "host": socket.gethostname(),
                 "started_at": time.time(),
             }
         )
     )
+
+
+async def test_failed_start_shows_the_engines_message_from_the_store(ws):
+    run_id = "20261126-100000-bad-0001"
+    message = "bad.toml: targets: unknown task 'xnil'; did you mean 'xnli'?"
+    pid = dead_pid()
+    # The console output ends with something else: the store is what counts.
+    write_launch(ws, run_id, pid, f"checking config...\nerror: {message}\nbye\n")
+    make_run(ws, run_id, pid=pid, status="failed", error=message, ended_at=time.time())
     app = MonitorTestApp(ws, run_id)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = monitor(app)
         await wait_for(pilot, lambda: "failed" in text(screen, "run-line"))
-        await wait_for(
-            pilot, lambda: "unknown task 'xnil'" in text(screen, "error-line")
-        )
+        await wait_for(pilot, lambda: message in text(screen, "error-line"))
+        assert "bye" not in text(screen, "error-line")
         await wait_for(pilot, lambda: "checking config" in log_text(screen))
         assert "no events were written" in text(screen, "stage-line")
+
+
+async def test_launch_that_never_started_shows_the_interpreters_last_line(ws):
+    """The process died before the engine wrote anything: the last line of its
+    output is all there is (Python's words, not the engine's)."""
+    run_id = "20261126-100000-bad-0002"
+    last = "/usr/bin/python3: No module named engine.cli"
+    write_launch(ws, run_id, dead_pid(), f"some warning\n{last}\n")
+    app = MonitorTestApp(ws, run_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = monitor(app)
+        await wait_for(pilot, lambda: "failed" in text(screen, "run-line"))
+        await wait_for(pilot, lambda: last in text(screen, "error-line"))
+
+
+async def test_launch_whose_engine_has_not_written_yet_is_starting(ws):
+    run_id = "20261126-100000-new-0003"
+    write_launch(ws, run_id, os.getpid(), "")
+    app = MonitorTestApp(ws, run_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = monitor(app)
+        await wait_for(pilot, lambda: "starting" in text(screen, "run-line"))
+        assert "the engine is starting" in text(screen, "stage-line")
+        assert not screen.query_one("#error-line").display
+        # Then the engine registers the run itself, as starting.
+        make_run(ws, run_id, status="starting")
+        await pilot.pause(0.3)
+        assert "starting" in text(screen, "run-line")
 
 
 async def test_high_rate_writer_is_consumed_and_keys_still_work(ws):
@@ -628,7 +665,7 @@ def test_tailer_reports_a_line_left_unfinished(tmp_path, monkeypatch):
 def test_text_tail_starts_near_the_end_of_a_long_log(tmp_path):
     log = tmp_path / "engine.log"
     log.write_text("".join(f"line {i}\n" for i in range(1000)))
-    tail = TextTail(log, history_bytes=100)
+    tail = TextLinesTail(log, history_bytes=100)
     lines = tail.read_new()
     assert lines[-1] == "line 999"
     assert all(line.startswith("line ") for line in lines)
@@ -857,3 +894,10 @@ def test_state_and_gpu_modules_stay_light():
     )
     loaded = set(json.loads(out.stdout))
     assert not loaded & {"textual", "torch", "transformers", "pynvml"}
+
+
+def test_every_run_status_has_a_style_on_the_monitor():
+    from engine.control import RUN_STATUSES
+    from xlt_tui.screens.monitor import _STATUS_STYLE
+
+    assert set(_STATUS_STYLE) == set(RUN_STATUSES)

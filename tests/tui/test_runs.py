@@ -11,7 +11,9 @@ import textwrap
 
 from textual.widgets import DataTable
 
-from engine.store import Store, process_start_time
+from engine.control import process_start_time
+from engine.store import Store
+from engine.workspace import Workspace
 from tests.tui.conftest import T0, result_records, run_record
 from tests.tui.helpers import table_text, wait_until
 from xlt_tui.app import XltApp
@@ -147,3 +149,48 @@ async def test_two_tuis_on_one_workspace_show_the_same_truth(tui_workspace):
         await p1.press("x", "y")  # delete the newest run in the first TUI
         await wait_until(p2, lambda: runs_table(second).row_count == 2)
         assert table_text(runs_table(first)) == table_text(runs_table(second))
+
+
+async def test_launch_whose_model_has_no_weights_shows_failed_from_the_store(
+    tmp_path, experiment
+):
+    """A real launch, as the Launch screen makes it: the engine is in the store
+    as `starting` at once, then `failed` with its own message, which the Runs
+    screen and the monitor show."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    config = experiment()
+    model = tmp_path / "no-weights"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "bert"}')
+    config.write_text(
+        config.read_text().replace('model = "xlt-tiny"', f'model = "{model}"')
+    )
+    ws = Workspace.open(tmp_path / "ws")
+    app = XltApp(ws, poll_seconds=0.1)
+    seen: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        with open(config, "rb") as fh:
+            launched = app.client.launch(tomllib.load(fh), config)
+
+        def status() -> str | None:
+            rows = table_text(runs_table(app))
+            if rows and rows[0][2] not in seen:
+                seen.append(rows[0][2])
+            return rows[0][2] if rows else None
+
+        await wait_until(pilot, lambda: status() == "failed", timeout=120)
+        assert seen[0] == "starting", seen
+        record = Store(ws).get_run(launched.run_id)
+        assert record["status"] == "failed"
+        assert "has no .safetensors weights" in record["error"]
+        detail = str(app.screen.query_one("#runs-detail").render())
+        assert record["error"][:60] in detail.replace("\n", "")
+        await pilot.press("enter")
+        screen = app.screen
+        assert type(screen).__name__ == "MonitorScreen"
+        await wait_until(pilot, lambda: screen.status == "failed", timeout=30)
+        assert screen.last_error == record["error"]

@@ -30,7 +30,7 @@ from textual.widgets import (
 )
 from textual.widgets.selection_list import Selection
 
-from engine.config import SAMPLINGS
+from engine.config import DEVICES, PRECISIONS, SAMPLINGS
 from engine.errors import InputError
 from engine.tasks import REGISTRY
 from engine.tasks.spec import TaskSpec
@@ -41,9 +41,6 @@ from xlt_tui.launch_form import (
     config_choices,
     recent_models,
 )
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 class LaunchScreen(Screen):
@@ -82,7 +79,7 @@ class LaunchScreen(Screen):
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
         runs = self.app.client.runs()
-        choices = config_choices(self.app.client.workspace.root, runs)
+        choices = config_choices(self.app.client.workspace, runs)
         yield Header()
         with VerticalScroll():
             with Horizontal(classes="row"):

@@ -32,10 +32,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from engine.control import ENDED_STATUSES, LIVE_STATUSES
 from engine.errors import InputError
 from xlt_tui import gpu
 from xlt_tui.monitor_state import (
-    ENDED_STATUSES,
     SCORES,
     SERIES,
     MonitorState,
@@ -51,7 +51,6 @@ from xlt_tui.widgets.charts import MetricChart, format_loss, format_lr
 REFRESH_S = 0.25
 GPU_INTERVAL_S = 1.0
 LOG_MAX_LINES = 2000
-LIVE_STATUSES = ("queued", "running")
 STAGE_COLUMN = "stage"
 
 
@@ -293,14 +292,6 @@ class MonitorScreen(Screen):
         while not worker.is_cancelled and not self._stopping.is_set():
             try:
                 record, error = client.run(self.run_id), None
-                if (
-                    record is not None
-                    and record.get("launch_only")
-                    and record.get("status") == "failed"
-                    and not record.get("error")
-                ):
-                    # A launch that never registered: the engine's own words.
-                    record = {**record, "error": client.launch_error(self.run_id)}
             except Exception as exc:  # noqa: BLE001 - a store being rewritten, ...
                 record, error = self.record, str(exc)
             self.post_message(RunRecord(record, error))
@@ -549,6 +540,7 @@ class MonitorScreen(Screen):
 
 
 _STATUS_STYLE = {
+    "starting": "bold cyan",
     "running": "bold green",
     "queued": "bold cyan",
     "finished": "bold blue",

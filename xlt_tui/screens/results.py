@@ -28,7 +28,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Label, SelectionList, Static
 from textual.widgets import Select as SelectWidget
 
-from engine.store import LIVE_STATUSES
+from engine.control import LIVE_STATUSES
 from xlt_tui.results_index import ResultsIndex
 from xlt_tui.results_view import (
     AVG,
@@ -624,17 +624,17 @@ class ResultsScreen(Screen):
             if ext is not None:
                 self._export(view, ext)
 
-        folder = self.app.client.workspace.root / "exports"
+        folder = self.app.client.workspace.exports_dir
         self.app.push_screen(ExportDialog(str(folder)), chosen)
 
     @work(thread=True, group="results-export", exit_on_error=False)
     def _export(self, view: ResultsView | XtremeView, ext: str) -> None:
         from xlt_tui.export import FORMATS, export_view
 
-        root = self.app.client.workspace.root
+        workspace = self.app.client.workspace
         try:
             exts = list(FORMATS) if ext == "all" else [ext]
-            paths = [export_view(view, root, e) for e in exts]
+            paths = [export_view(view, workspace, e) for e in exts]
         except Exception as exc:  # a full disk, a bad folder: tell, don't crash
             self.app.call_from_thread(
                 self.notify, f"export failed: {exc}", severity="error", timeout=8

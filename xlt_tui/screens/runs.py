@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from engine.control import LIVE_STATUSES
 from engine.display import STATUS_COLOURS, duration_text, run_duration
 from engine.errors import InputError
 from xlt_tui.screens.confirm import ConfirmScreen
@@ -167,7 +168,7 @@ class RunsScreen(Screen):
         r = self.selected()
         if r is None:
             return
-        if r["status"] in ("queued", "running"):
+        if r["status"] in LIVE_STATUSES:
             self.notify(
                 f"run {r['id']} is {r['status']}; cancel it first (c)",
                 severity="warning",

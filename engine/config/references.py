@@ -1,0 +1,413 @@
+"""Cross-checks that need the task registry or the disk, in one place.
+
+The schema has checked every value's type and bounds; what is left is whether
+the names mean something: tasks (registered or custom) and their roles, a
+target's languages, group members, data files (read from the config file's
+folder), the model (a folder, a hub id or a built-in), and one model family
+per experiment. Kind facts (metrics, row formats, text fields, labels, file
+suffixes, family) come from engine.tasks.kinds. The result is the resolved
+ExperimentConfig.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from engine.config.experiment import ExperimentConfig, TaskGroup
+from engine.config.messages import not_one_of
+from engine.config.schema import (
+    BASELINE,
+    BUILTIN_MODELS,
+    CustomTaskTable,
+    DataTable,
+    ExperimentFile,
+    FilesTable,
+    GroupTable,
+)
+from engine.errors import InputError, did_you_mean
+from engine.tasks import REGISTRY, get_task
+from engine.tasks.kinds import CAUSAL_LM, EMBED_AND_SCORE, ENCODER, kind_info
+from engine.tasks.spec import HubSource, LocalSource, ManualSource, TaskSpec
+
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# What a task of each model family needs, for the one-family message.
+_FAMILY_NEEDS = {ENCODER: "an encoder with task heads", CAUSAL_LM: "a causal LM"}
+
+
+class ConfigProblem(Exception):
+    """A problem with the value at `loc` (a key path such as ("targets",))."""
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def resolve(file: ExperimentFile, source: Path) -> ExperimentConfig:
+    """The experiment a validated file describes; ConfigProblem when a name
+    does not resolve."""
+    return _Resolver(source).experiment(file)
+
+
+class _Resolver:
+    def __init__(self, source: Path):
+        self.file = source
+        self.base = source.parent.resolve()
+        self.tasks: dict[str, TaskSpec] = {}  # custom tasks and [data] overrides
+
+    def lookup(self, name: str, loc: tuple) -> TaskSpec:
+        try:
+            return get_task(name, self.tasks)
+        except InputError as exc:  # "unknown task 'xnil'; did you mean 'xnli'?"
+            raise ConfigProblem(loc, str(exc)) from None
+
+    def experiment(self, f: ExperimentFile) -> ExperimentConfig:
+        custom = {name: self.custom_task(name, t) for name, t in f.tasks.items()}
+        overrides = {name: self.data(name, d) for name, d in f.data.items()}
+        self.tasks = {**overrides, **custom}
+        groups = {name: self.group(name, g) for name, g in f.groups.items()}
+        for choice in f.intermediate:
+            if choice not in groups:
+                self.check_intermediate(
+                    self.lookup(choice, ("intermediate",)), ("intermediate",)
+                )
+        for name in f.targets:
+            self.check_target(self.lookup(name, ("targets",)))
+        languages = self.languages(f.languages, f.targets)
+        for name in f.train.tasks:
+            self.lookup(name, ("train", "tasks", name))
+        model = self.model(f.model)
+        self.one_model_family(f.intermediate, groups, f.targets)
+        return ExperimentConfig(
+            name=f.name or self.file.stem,
+            model=model,
+            intermediate=f.intermediate,
+            targets=f.targets,
+            languages=languages,
+            seeds=f.seeds,
+            baseline=f.baseline,
+            device=f.device,
+            precision=f.precision,
+            intermediate_hparams=f.train.intermediate,
+            target_hparams=f.train.target,
+            tasks=self.tasks,
+            source_file=str(self.file),
+            groups=groups,
+            task_overrides={
+                name: table.model_dump(exclude_unset=True)
+                for name, table in f.train.tasks.items()
+            },
+            generation=f.generation,
+            allow_code_execution=f.allow_code_execution,
+            allow_contamination=f.allow_contamination,
+        )
+
+    # -- roles, languages, groups, family -------------------------------------
+    def check_intermediate(self, task: TaskSpec, loc: tuple) -> None:
+        # A task whose data must be fetched by hand (CCG) is refused when a run
+        # starts, not here: --dry-run still shows the plan and what it costs.
+        if "intermediate" not in task.roles:
+            raise ConfigProblem(
+                loc,
+                f"task '{task.name}' has no English training data to use as an "
+                "intermediate task",
+            )
+
+    def check_target(self, task: TaskSpec) -> None:
+        if "target" not in task.roles:
+            known = [
+                n for n, t in {**REGISTRY, **self.tasks}.items() if "target" in t.roles
+            ]
+            raise ConfigProblem(
+                ("targets",),
+                f"task '{task.name}' is an intermediate-only task (no test data "
+                f"in other languages); targets are: {', '.join(known)}",
+            )
+
+    def languages(self, table, targets) -> dict[str, tuple[str, ...]]:
+        out = {}
+        for target, chosen in table.items():
+            loc = ("languages", target)
+            if target not in targets:
+                raise ConfigProblem(
+                    loc,
+                    f"'{target}' is not one of the targets"
+                    f"{did_you_mean(target, targets)} (targets: {', '.join(targets)})",
+                )
+            task = get_task(target, self.tasks)
+            for lang in chosen:
+                if lang not in task.languages:
+                    raise ConfigProblem(
+                        loc,
+                        f"unknown language '{lang}' for task '{target}'"
+                        f"{did_you_mean(lang, task.languages)} "
+                        f"(available: {', '.join(task.languages)})",
+                    )
+            out[target] = chosen
+        for target in targets:
+            out.setdefault(target, get_task(target, self.tasks).languages)
+        return out
+
+    def group(self, name: str, table: GroupTable) -> TaskGroup:
+        """[groups.<name>]: intermediate tasks trained together (multi-task)."""
+        loc = ("groups", name)
+        if name in REGISTRY or name in self.tasks:
+            raise ConfigProblem(loc, f"'{name}' is a task name; name the group apart")
+        if name == BASELINE:
+            raise ConfigProblem(
+                loc,
+                f"'{BASELINE}' names the runs without an intermediate stage; "
+                "name the group apart",
+            )
+        for member in table.tasks:
+            task = self.lookup(member, (*loc, "tasks"))
+            self.check_intermediate(task, (*loc, "tasks"))
+        return TaskGroup(name=name, **dict(table))
+
+    def one_model_family(self, intermediate, groups, targets) -> None:
+        """Encoder tasks train an encoder with heads, code tasks a causal LM:
+        one experiment is one or the other (engine.tasks.kinds' family)."""
+        names = [
+            m for c in intermediate for m in (groups[c].tasks if c in groups else (c,))
+        ]
+        where = {n: ("intermediate",) for n in names} | {
+            t: ("targets",) for t in targets
+        }
+        kinds = {n: self.lookup(n, where[n]).kind for n in where}
+        first = next(iter(kinds))
+        family = kind_info(kinds[first]).family
+        for name, kind in kinds.items():
+            other = kind_info(kind).family
+            if other != family:
+                raise ConfigProblem(
+                    where[name],
+                    f"task '{name}' needs {_FAMILY_NEEDS.get(other, other)}, but "
+                    f"'{first}' is a {kinds[first]} task "
+                    f"({_FAMILY_NEEDS.get(family, family)}); put them in separate "
+                    "experiments",
+                )
+
+    # -- the model ----------------------------------------------------------
+    def model(self, text: str) -> str:
+        if text in BUILTIN_MODELS:
+            return text
+        looks_like_path = text.startswith(("/", ".", "~")) or text.count("/") > 1
+        p = Path(text).expanduser()
+        if not p.is_absolute():
+            p = self.base / p
+        if p.exists():
+            if not (p / "config.json").is_file():
+                raise ConfigProblem(
+                    ("model",),
+                    f"'{p}' is not a model directory (no config.json); expected a "
+                    "folder written by save_pretrained, a hub id such as "
+                    "'FacebookAI/xlm-roberta-base', or 'xlt-tiny'",
+                )
+            return str(p)
+        if looks_like_path or not _HUB_ID.match(text):
+            raise ConfigProblem(
+                ("model",),
+                f"model directory '{p}' does not exist; expected a local folder, a "
+                "hub id such as 'FacebookAI/xlm-roberta-base', or the built-in "
+                f"'xlt-tiny'{did_you_mean(text, BUILTIN_MODELS)}",
+            )
+        return text  # a hub id, fetched (or found in the hub cache) at run time
+
+    # -- files ----------------------------------------------------------------
+    def path(self, text: str, loc: tuple) -> str:
+        """An existing file or folder; relative to the config file's folder."""
+        p = Path(text).expanduser()
+        if not p.is_absolute():
+            p = self.base / p
+        if not p.exists():
+            near = ""
+            if p.parent.is_dir():
+                near = did_you_mean(p.name, [c.name for c in p.parent.iterdir()])
+            raise ConfigProblem(
+                loc,
+                f"file '{p}' does not exist{near} "
+                "(relative paths are read from the config file's folder)",
+            )
+        return str(p)
+
+    def task_files(
+        self, table: FilesTable, loc: tuple, train_language: str, kind: str
+    ) -> dict[tuple[str, str], str]:
+        suffixes = (*DATA_SUFFIXES, *kind_info(kind).extra_suffixes)
+        files: dict[tuple[str, str], str] = {}
+        for split, value in table:
+            if value is None:
+                continue
+            # A bare path is the training language's; a table maps language -> path.
+            per_language = value if isinstance(value, dict) else {train_language: value}
+            for lang, text in per_language.items():
+                key = (*loc, split, lang) if isinstance(value, dict) else (*loc, split)
+                resolved = self.path(text, key)
+                if Path(resolved).suffix.lower() not in suffixes:
+                    raise ConfigProblem(
+                        key,
+                        f"'{Path(resolved).name}' is not a data file; expected one "
+                        f"of {', '.join(suffixes)}",
+                    )
+                files[(split, lang)] = resolved
+        return files
+
+    # -- [data.<task>] ----------------------------------------------------------
+    def data(self, name: str, table: DataTable) -> TaskSpec:
+        """[data.<task>]: read a registered task from a hub mirror or revision,
+        from local files in its row format (files), or, for data fetched by
+        hand, from the folder it was put in (path)."""
+        loc = ("data", name)
+        if name not in REGISTRY:
+            raise ConfigProblem(
+                loc, f"unknown task '{name}'{did_you_mean(name, REGISTRY)}"
+            )
+        task = REGISTRY[name]
+        if table.files is not None or isinstance(task.source, ManualSource):
+            return self.local_data(task, table, loc)
+        if not isinstance(task.source, HubSource):
+            raise ConfigProblem(
+                loc, f"task '{name}' ships its own data; there is nothing to set"
+            )
+        source = task.source
+        if table.path is not None:
+            text = table.path
+            local = Path(text).expanduser()
+            if not local.is_absolute():
+                local = self.base / local
+            if local.exists():
+                text = str(local)
+            elif text.startswith(("/", ".", "~")):
+                self.path(text, (*loc, "path"))  # raises with a hint
+            source = dataclasses.replace(source, path=text)
+        if table.revision is not None:
+            if Path(source.path).is_dir():
+                raise ConfigProblem(
+                    (*loc, "revision"),
+                    "a revision applies to hub datasets; the local folder "
+                    f"'{source.path}' has none (drop 'revision')",
+                )
+            source = dataclasses.replace(source, revision=table.revision)
+        return dataclasses.replace(task, source=source)
+
+    def local_data(self, task: TaskSpec, table: DataTable, loc: tuple) -> TaskSpec:
+        """[data.<task>] files = {...}, or path = the folder of a manual task."""
+        from engine.data.overrides import (
+            manual_data_message,
+            resolve_manual_folder,
+            with_local_files,
+        )
+
+        if table.revision is not None or (table.path and table.files):
+            raise ConfigProblem(
+                loc,
+                "give 'files' (local files) or 'path' (a folder), not both, and "
+                "no 'revision' with local data",
+            )
+        try:
+            if table.files is not None:
+                files = self.task_files(
+                    table.files, (*loc, "files"), task.train_language, task.kind
+                )
+            elif table.path is not None:
+                folder = self.path(table.path, (*loc, "path"))
+                files = resolve_manual_folder(task, folder)
+            else:
+                raise InputError(manual_data_message(task))
+            return with_local_files(task, files)
+        except InputError as exc:
+            raise ConfigProblem(loc, str(exc)) from None
+
+    # -- [tasks.<name>] ---------------------------------------------------------
+    def custom_task(self, name: str, t: CustomTaskTable) -> TaskSpec:
+        loc = ("tasks", name)
+        if name in REGISTRY:
+            raise ConfigProblem(
+                loc,
+                f"'{name}' is a built-in task; give the custom task another name, "
+                f"or use [data.{name}] to read the built-in one from local files",
+            )
+        if name == BASELINE:
+            raise ConfigProblem(
+                loc,
+                f"'{BASELINE}' names the runs without an intermediate stage; "
+                "give the custom task another name",
+            )
+        info = kind_info(t.kind)
+        if info.named_labels and t.labels is None:
+            raise ConfigProblem(loc, "missing required key 'labels'")
+        row_format = self.choice(
+            t.row_format or info.row_formats[0], info.row_formats, (*loc, "row_format")
+        )
+        if info.text_fields:
+            # Classification reads named text columns, one per text of a row.
+            row_format = ""
+            default = ("text",) if info.text_fields == 1 else ("text_a", "text_b")
+            text_fields = t.text_fields or default
+            if len(text_fields) != info.text_fields:
+                raise ConfigProblem(
+                    (*loc, "text_fields"),
+                    f"a {t.kind} task reads {info.text_fields} text field(s), "
+                    f"got {len(text_fields)}",
+                )
+        else:
+            if t.text_fields is not None:
+                raise ConfigProblem(
+                    (*loc, "text_fields"),
+                    f"a {t.kind} task reads rows in its row_format, not text fields "
+                    f"(row formats: {', '.join(info.row_formats)})",
+                )
+            text_fields = ()
+        metric = self.choice(
+            t.metric or info.metrics[0], info.metrics, (*loc, "metric")
+        )
+        files = self.task_files(t.files, (*loc, "files"), t.train_language, t.kind)
+        test_langs = tuple(lang for (split, lang) in files if split == "test")
+        languages = t.languages or test_langs or (t.train_language,)
+        for lang in languages:
+            if test_langs and ("test", lang) not in files:
+                raise ConfigProblem(
+                    (*loc, "languages"),
+                    f"language '{lang}' has no test file in [tasks.{name}.files.test]"
+                    f"{did_you_mean(lang, test_langs)}",
+                )
+        # Embedding kinds (retrieval) never train: no training file needed.
+        trains = info.target_mode != EMBED_AND_SCORE
+        has_train = ("train", t.train_language) in files
+        if trains and not has_train:
+            raise ConfigProblem(
+                (*loc, "files"),
+                f"missing 'train' (the {t.train_language} training file)",
+            )
+        roles = t.roles
+        if roles is None:
+            roles = ("intermediate",) if has_train else ()
+            if (test_langs and has_train) or not trains:
+                roles += ("target",)
+        return TaskSpec(
+            name=name,
+            kind=t.kind,
+            family="custom",
+            labels=t.labels or (),
+            languages=languages,
+            roles=roles,
+            metric=metric,
+            train_language=t.train_language,
+            eval_split="test" if test_langs else "validation",
+            description=f"Custom task from {self.file.name}",
+            allows_no_answer=metric == "squad_v2",
+            source=LocalSource(
+                files=files,
+                text_fields=text_fields,
+                label_field=t.label_field or info.label_field,
+                row_format=row_format,
+            ),
+        )
+
+    def choice(self, value: str, choices: tuple, loc: tuple) -> str:
+        if value not in choices:
+            raise ConfigProblem(loc, not_one_of(value, choices))
+        return value

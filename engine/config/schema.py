@@ -1,0 +1,213 @@
+"""The experiment file's schema, declared once.
+
+Every table and key of an experiment file with its type, default, bounds and
+meaning: the file itself here, its training tables in engine.config.hparams
+and its [generation] table in engine.config.generation. What needs neither
+the task registry nor the file system is checked by these declarations:
+types, bounds, fixed choices, and the rules between keys of one table
+(n_samples > 1 needs do_sample). Task names, languages, data files and the
+model are checked against the registry by engine.config.references.
+
+Light module: pydantic and the kinds table, no torch.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
+
+from engine.config.generation import GenerationSettings
+from engine.config.hparams import TrainTable
+from engine.config.values import (
+    Boolean,
+    Integer,
+    Names,
+    Number,
+    Seeds,
+    SomeNames,
+    Table,
+    Text,
+    listing,
+)
+from engine.errors import did_you_mean
+from engine.tasks.kinds import KINDS
+from engine.tasks.spec import ROLES
+
+BUILTIN_MODELS = ("xlt-tiny", "xlt-tiny-causal")  # encoder; causal LM for code
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+SAMPLINGS = ("proportional", "capped", "temperature")
+# The intermediate choice "no intermediate stage": its rows in every table are
+# the reference the others are compared with. No task or group may take it.
+BASELINE = "baseline"
+
+
+# -- tasks and data -------------------------------------------------------------
+
+
+def _path_or_table(value: Any) -> str:
+    return "per-language" if isinstance(value, dict) else "path"
+
+
+DataFiles = Annotated[
+    Annotated[Text, Tag("path")] | Annotated[dict[str, Text], Tag("per-language")],
+    Discriminator(_path_or_table),
+]
+"""One split's files: a path (the training language's file), or a table
+language = path. Relative paths are read from the config file's folder."""
+
+
+class FilesTable(Table):
+    """A task's data files per split."""
+
+    train: DataFiles | None = Field(None, description="Training data (train_language).")
+    validation: DataFiles | None = Field(None, description="Validation data.")
+    test: DataFiles | None = Field(None, description="Test data per language.")
+
+
+class CustomTaskTable(Table):
+    """[tasks.<name>]: a task of your own, read from local files. Defaults that
+    depend on the kind (metric, row format, text fields, label field) come
+    from engine.tasks.kinds."""
+
+    kind: Literal[tuple(KINDS)] = Field(description="What the task is.")
+    labels: Annotated[Names, Field(min_length=2)] | None = Field(
+        None, description="Class or tag names (classification, tagging)."
+    )
+    text_fields: SomeNames | None = Field(
+        None, description="Classification: the text columns of a row."
+    )
+    row_format: Text | None = Field(
+        None, description="Other kinds: the layout of a row (engine.data.adapters)."
+    )
+    label_field: Text | None = Field(None, description="The label column.")
+    languages: SomeNames | None = Field(
+        None, description="Languages evaluated (default: those with test files)."
+    )
+    train_language: Text = Field("en", description="The training data's language.")
+    metric: Text | None = Field(None, description="What a score is.")
+    roles: Annotated[listing(Literal[ROLES]), Field(min_length=1)] | None = Field(
+        None, description="intermediate and/or target (default: from the files)."
+    )
+    files: FilesTable = Field(description="The data files.")
+
+
+class DataTable(Table):
+    """[data.<task>]: a registered task read from a hub mirror or revision,
+    from local files in its row format, or from the folder of a manual
+    download."""
+
+    path: Text | None = Field(
+        None, description="A hub id, a local mirror, a package: or a folder."
+    )
+    revision: Text | None = Field(None, description="A hub dataset's revision.")
+    files: FilesTable | None = Field(None, description="Local files per split.")
+
+
+class GroupTable(Table):
+    """[groups.<name>]: intermediate tasks trained together on one encoder, one
+    head each; every optimizer step draws one task: proportional to its
+    training examples, to min(examples, cap), or to examples^(1/temperature)."""
+
+    tasks: Names = Field(description="The tasks trained together.")
+    sampling: Literal[SAMPLINGS] = Field(
+        "proportional", description="How a step's task is drawn."
+    )
+    # Checked against `sampling` even when left out (capped needs one).
+    cap: Integer = Field(
+        0, ge=0, validate_default=True, description='sampling = "capped": the cap.'
+    )
+    temperature: Number = Field(
+        1.0, gt=0, description='sampling = "temperature": the temperature.'
+    )
+
+    @field_validator("tasks")
+    @classmethod
+    def _several(cls, tasks: tuple) -> tuple:
+        if len(tasks) < 2:
+            raise ValueError("a group needs at least two tasks")
+        return tasks
+
+    @field_validator("cap")
+    @classmethod
+    def _capped_needs_cap(cls, cap: int, info: ValidationInfo) -> int:
+        if info.data.get("sampling") == "capped" and cap == 0:
+            raise ValueError('sampling = "capped" needs cap = <examples>')
+        return cap
+
+
+# -- the file ---------------------------------------------------------------------
+
+
+def _device(value: Any) -> Any:
+    # "cuda:1" as well as the names: not a Literal.
+    choices = (*DEVICES, "cuda:N")
+    if isinstance(value, str) and (
+        value in DEVICES or (value.startswith("cuda:") and value[5:].isdigit())
+    ):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+    raise ValueError(
+        f"'{value}' is not one of {', '.join(choices)}"
+        f"{did_you_mean(value, (*DEVICES, 'cuda:0'))}"
+    )
+
+
+class ExperimentFile(Table):
+    """An experiment file as written: what to train, in which order, and how."""
+
+    name: Text | None = Field(None, description="The run's name (default: file's).")
+    model: Text = Field(
+        description="A local folder, a hub id, or a built-in (xlt-tiny)."
+    )
+    intermediate: Names = Field(
+        (), description="Intermediate tasks or groups, each a choice of its own."
+    )
+    targets: SomeNames = Field(description="Target tasks, scored in every language.")
+    languages: dict[str, SomeNames] = Field(
+        default_factory=dict,
+        description="Per target: the languages to score (default: all of them).",
+    )
+    seeds: Seeds = Field((42,), description="Every stage runs once per seed.")
+    baseline: Boolean = Field(
+        True, description="Also run the targets with no intermediate stage."
+    )
+    device: Annotated[str, BeforeValidator(_device)] = Field(
+        "auto", description="Where to train: auto, cpu, cuda, cuda:N or mps."
+    )
+    precision: Literal[PRECISIONS] = Field("fp32", description="Training precision.")
+    train: TrainTable = Field(default_factory=TrainTable, description="[train]")
+    generation: GenerationSettings = Field(
+        default_factory=GenerationSettings, description="[generation]"
+    )
+    groups: dict[str, GroupTable] = Field(
+        default_factory=dict, description="Multi-task intermediate choices."
+    )
+    data: dict[str, DataTable] = Field(
+        default_factory=dict, description="Where registered tasks' data is read."
+    )
+    tasks: dict[str, CustomTaskTable] = Field(
+        default_factory=dict, description="Tasks of your own."
+    )
+    allow_code_execution: Boolean = Field(
+        False, description="Run generated code to score it (pass@k)."
+    )
+    allow_contamination: Boolean = Field(
+        False, description="Score code targets that overlap intermediate data."
+    )
+
+    @field_validator("baseline")
+    @classmethod
+    def _something_to_run(cls, baseline: bool, info: ValidationInfo) -> bool:
+        if not baseline and info.data.get("intermediate") == ():
+            raise ValueError(
+                "nothing to run: no intermediate tasks and baseline = false"
+            )
+        return baseline

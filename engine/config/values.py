@@ -1,0 +1,106 @@
+"""The value types of an experiment file, as TOML gives them, and the table
+they sit in.
+
+Strict on purpose: TOML already types every value, so `batch_size = 1.0`,
+`batch_size = true` or `learning_rate = "1e-3"` are mistakes to name, not to
+coerce. Numbers accept integers (`epochs = 3`) and store them as floats.
+Bounds are declared on each field (`Field(ge=1)`); engine.config.messages turns
+a type and its bounds into the words of an error ("expected an integer >= 1").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
+
+Integer = Annotated[int, Strict()]
+"""An integer: 1.0, true and "1" are refused."""
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+"""A finite number; an integer is accepted and stored as a float."""
+Boolean = Annotated[bool, Strict()]
+"""true or false, never 0/1 or "yes"."""
+Text = Annotated[str, Strict(), StringConstraints(pattern=r"\S")]
+"""A string with something in it besides blanks."""
+AnyText = Annotated[str, Strict(), StringConstraints(min_length=1)]
+"""A string of at least one character, blanks included ("\\n")."""
+
+
+@dataclass(frozen=True)
+class Means:
+    """A value with a meaning of its own, said in the expectation of its field:
+    `Annotated[Integer, Means(0, "all")]` reads "expected an integer >= 0
+    (0 = all)". Pydantic keeps it in the field's metadata and ignores it."""
+
+    value: Any
+    meaning: str
+
+
+def _one_or_many(*types: type):
+    # `targets = "xnli"` means ["xnli"], `seeds = 1` means [1]: a list of one
+    # is what the user meant.
+    def listed(value: Any) -> Any:
+        single = isinstance(value, types) and not isinstance(value, bool)
+        return [value] if single else value
+
+    return BeforeValidator(listed)
+
+
+def _listed_once(values: tuple) -> tuple:
+    repeated = [v for i, v in enumerate(values) if v in values[:i]]
+    if repeated:
+        raise ValueError(f"'{repeated[0]}' is listed twice")
+    return values
+
+
+def listing(item: Any) -> Any:
+    """A list of `item`s (strings, or a Literal of choices): a bare string is a
+    list of one, and nothing is listed twice."""
+    return Annotated[tuple[item, ...], _one_or_many(str), AfterValidator(_listed_once)]
+
+
+Names = listing(Annotated[str, Strict()])
+"""A list of names: tasks, languages, labels."""
+SomeNames = Annotated[Names, Field(min_length=1)]
+"""Names, at least one."""
+
+
+def _seeds_once(values: tuple) -> tuple:
+    if len(set(values)) != len(values):
+        raise ValueError(f"a seed is listed twice in {list(values)}")
+    return values
+
+
+Seeds = Annotated[
+    tuple[Integer, ...],
+    _one_or_many(int),
+    Field(min_length=1),
+    AfterValidator(_seeds_once),
+]
+"""Integers, at least one, none twice; a bare integer is a list of one."""
+
+
+# Models are built at their first validation, not at import: the TUI imports
+# the config at start-up and validates only when a config is opened.
+TABLE = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class Table(BaseModel):
+    """A TOML table: unknown keys are refused, values never change after."""
+
+    model_config = TABLE
+
+    @classmethod
+    def allowed_keys(cls) -> tuple[str, ...]:
+        """The keys the table accepts (an unknown-key message lists them)."""
+        return tuple(cls.model_fields)
