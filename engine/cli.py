@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
 from functools import wraps
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -330,7 +330,7 @@ def _print_xtreme(records: list[dict], run: str, fmt: str) -> None:
             "(xnli, pawsx, udpos, panx, xquad, mlqa, tydiqa, bucc2018, tatoeba)"
         )
     if fmt in ("json", "csv"):
-        cells = [
+        cells: list[dict[str, Any]] = [
             {
                 "intermediate": row,
                 "column": col,

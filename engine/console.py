@@ -16,6 +16,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -28,7 +29,7 @@ class ConsoleReporter:
         self.console = console or Console(stderr=False, highlight=False)
         self.plain = (not self.console.is_terminal) if plain is None else plain
         self.progress: Progress | None = None
-        self.bar = None
+        self.bar: TaskID | None = None
         self._last_plain = (0.0, -1)
 
     def __call__(self, event: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,12 +125,7 @@ def _code_run_fields(config: ExperimentConfig) -> dict[str, Any]:
 
 def _execution_notice(config: ExperimentConfig) -> list[str]:
     """Generated code is untrusted: running it is the user's decision."""
-    executed = [
-        t
-        for t in config.targets
-        if config.task(t).kind == "code_generation"
-        and config.task(t).metric == "pass@k"
-    ]
+    executed = [t for t in config.targets if config.task(t).runs_generated_code]
     if not executed or config.allow_code_execution:
         return []
     return [
@@ -146,7 +141,7 @@ def _execution_notice(config: ExperimentConfig) -> list[str]:
 def _contamination_notice(config: ExperimentConfig, download: bool) -> list[str]:
     """A code target that evaluates translations of problems an intermediate
     stage trains on measures memory, not transfer: refused unless allowed."""
-    if not any(config.task(t).kind == "code_generation" for t in config.targets):
+    if not config.is_code:
         return []
     from engine.codeeval.contamination import contamination_messages
 
@@ -252,10 +247,11 @@ class StartingRun:
         self.store.update_run(self.run_id, **fields)
         self.taken_over = True
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # (never swallows the exception: the record says how the start ended)
         self.stop.defer()  # a signal now must not cut the record short
         if self.taken_over or exc_type is None:
-            return False
+            return
         if issubclass(exc_type, (Cancelled, KeyboardInterrupt)):
             status, error = "cancelled", None
         else:
@@ -263,7 +259,6 @@ class StartingRun:
         self.store.update_run(
             self.run_id, status=status, error=error, ended_at=time.time()
         )
-        return False
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -282,7 +277,7 @@ def _check_unused(store: Store, workspace: Workspace, run_id: str) -> None:
 def execute(
     prepared: Prepared,
     run_id: str,
-    listeners: list[Callable[[dict[str, Any]], None]] = (),
+    listeners: Sequence[Callable[[dict[str, Any]], None]] = (),
     starting: StartingRun | None = None,
 ) -> int:
     """Run a prepared plan to its end; return the exit code. With `starting`,

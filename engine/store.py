@@ -84,12 +84,12 @@ class AtomicJSONStorage(Storage):
 class Store:
     def __init__(self, where: Workspace | str | Path):
         """The store of a workspace; `where` is the workspace or its xlt.json."""
-        workspace = where if isinstance(where, Workspace) else None
-        if workspace is None:
+        if isinstance(where, Workspace):
+            workspace = where
+            self.path = workspace.store_path
+        else:
             workspace = Workspace(Path(where).parent)
             self.path = Path(where)
-        else:
-            self.path = workspace.store_path
         self.results_path = workspace.results_path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(workspace.store_lock_path), timeout=60)

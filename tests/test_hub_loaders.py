@@ -352,3 +352,22 @@ def test_unmirrored_task_fails_fast_instead_of_reaching_the_hub():
     # ... and says how to point the task at local files instead.
     with pytest.raises(InputError, match=r"facebook/xnli.*\[data\.xnli\] path"):
         load_records(REGISTRY["xnli"], "test", "zh")
+
+
+@pytest.mark.parametrize("client", ["httpx", "httpx2"])
+def test_a_network_failure_of_the_hub_client_is_bad_input_not_a_traceback(
+    monkeypatch, client
+):
+    """huggingface_hub 2.x raises httpx2's errors (neither ConnectionError nor
+    OSError): they read as the same 'could not load ... set [data.x] path'."""
+    module = pytest.importorskip(client)
+    import datasets
+
+    def unreachable(*args, **kwargs):
+        raise module.ConnectError("network is unreachable")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with pytest.raises(
+        InputError, match=r"network is unreachable.*\[data\.xnli\] path"
+    ):
+        load_records(REGISTRY["xnli"], "test", "de")

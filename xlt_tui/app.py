@@ -59,8 +59,13 @@ class XltApp(App):
     def open_results(self, run_id: str | None = None) -> None:
         """Switch to the results mode, showing `run_id` (default: the latest run
         with results)."""
+        from xlt_tui.screens.results import ResultsScreen
+
         self.switch_mode("results")
-        self.screen.show_run(run_id)
+        screen = self.screen
+        if not isinstance(screen, ResultsScreen):  # the mode's only screen
+            raise RuntimeError(f"the results mode shows {type(screen).__name__}")
+        screen.show_run(run_id)
 
     def action_help(self) -> None:
         from xlt_tui.screens.help import HelpScreen

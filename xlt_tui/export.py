@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from engine.atomic import write_text_atomic
-from engine.report import render_latex, render_markdown
+from engine.report import Pivot, render_latex, render_markdown
 from engine.workspace import Workspace
 from xlt_tui.results_view import (
     DELTA,
@@ -33,6 +33,7 @@ from xlt_tui.results_view import (
 View = ResultsView | XtremeView
 
 FORMATS = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX", "png": "PNG heatmap"}
+NOTHING_TO_EXPORT = "nothing to export: the view has no results"
 
 
 def export_path(workspace: Workspace | Path, view: View, ext: str) -> Path:
@@ -54,7 +55,7 @@ def export_view(view: View, workspace: Workspace | Path, ext: str) -> Path:
             f"unknown export format '{ext}'; expected one of {list(FORMATS)}"
         )
     if view.table is None or view.empty:
-        raise ValueError("nothing to export: the view has no results")
+        raise ValueError(NOTHING_TO_EXPORT)
     path = export_path(workspace, view, ext)
     path.parent.mkdir(parents=True, exist_ok=True)
     if ext == "png":
@@ -93,12 +94,18 @@ def to_csv(view: View) -> str:
     return buf.getvalue()
 
 
+def _table(view: View) -> Pivot:
+    if view.table is None:
+        raise ValueError(NOTHING_TO_EXPORT)
+    return view.table
+
+
 def to_markdown(view: View) -> str:
-    return render_markdown(view.table, cell_text=view.cell_text, note=view.note())
+    return render_markdown(_table(view), cell_text=view.cell_text, note=view.note())
 
 
 def to_latex(view: View) -> str:
-    return render_latex(view.table, cell_text=view.cell_text, note=view.note())
+    return render_latex(_table(view), cell_text=view.cell_text, note=view.note())
 
 
 # -- the heatmap for a paper ---------------------------------------------------------
@@ -124,22 +131,20 @@ def write_png(view: View, path: Path, dpi: int = 200) -> None:
 
     rows, cols = view.rows, view.columns
     k = view.scale
-    cmap = LinearSegmentedColormap.from_list(view.mode, list(view.stops))
-    cmap = cmap.with_extremes(bad="#ffffff")
+    gradient = LinearSegmentedColormap.from_list(view.mode, list(view.stops))
+    cmap = gradient.with_extremes(bad="#ffffff")  # NaN: a blank cell
     lo, hi = view.vmin * k, view.vmax * k
     if hi <= lo:  # one value, or all changes 0: centre it on the scale
         lo, hi = lo - 1.0, hi + 1.0
     norm = Normalize(vmin=lo, vmax=hi)
 
-    grid = [
-        [
-            float("nan")
-            if view.value(r, c) is None or view.is_reference(r)
-            else view.value(r, c) * k
-            for c in cols
-        ]
-        for r in rows
-    ]
+    def shown(row: str, column: str) -> float:
+        value = view.value(row, column)
+        if value is None or view.is_reference(row):
+            return float("nan")  # a blank cell
+        return value * k
+
+    grid = [[shown(r, c) for c in cols] for r in rows]
     width = min(24.0, 2.2 + 0.75 * len(cols))
     height = min(18.0, 1.6 + 0.42 * len(rows))
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
@@ -179,7 +184,7 @@ def write_png(view: View, path: Path, dpi: int = 200) -> None:
     bar.set_label(legend.caption.split(";")[0], fontsize=8)
     bar.ax.tick_params(labelsize=7)
     what = "change against the baseline" if view.mode == DELTA else "zero-shot score"
-    title = f"{view.table.target} · {view.metric} · {what}"
+    title = f"{_table(view).target} · {view.metric} · {what}"
     subtitle = f"run {view.run_id}"
     if isinstance(view, XtremeView):
         subtitle += f" · {view.caption}"

@@ -7,6 +7,7 @@ Light module: no textual, no torch.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 from engine.config import BUILTIN_MODELS, HPARAM_NAMES, StageHparams, parse_config
 from engine.workspace import Workspace
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 # The hyperparameters the form shows per stage; the rest keep the file's values.

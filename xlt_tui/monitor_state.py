@@ -163,7 +163,8 @@ class MonitorState:
 
     def apply(self, event: dict[str, Any]) -> None:
         self.events_seen += 1
-        handler = self._HANDLERS.get(event.get("type"))
+        kind = event.get("type")
+        handler = self._HANDLERS.get(kind) if isinstance(kind, str) else None
         t = event.get("t")
         if isinstance(t, (int, float)):
             self.last_t = float(t)

@@ -23,6 +23,9 @@ from engine.jsonl import JsonLinesTail
 from engine.store import Store
 
 Record = dict[str, Any]
+# run_id -> target -> records (a record without a target only counts in
+# the run's totals)
+Buckets = dict[str, dict[str | None, list[Record]]]
 
 
 class ResultsIndex:
@@ -32,7 +35,7 @@ class ResultsIndex:
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()  # one refresh at a time
         # run_id -> target -> records, both levels in first-seen order
-        self._buckets: dict[str, dict[str, list[Record]]] = {}
+        self._buckets: Buckets = {}
         self._count = 0
         self._generation = 0  # bumped on every rebuild
         self.version = 0  # bumped on every change: cheap "anything new?"
@@ -60,7 +63,7 @@ class ResultsIndex:
             return True
 
     def _rebuild(self, records: list[Record]) -> None:
-        buckets: dict[str, dict[str, list[Record]]] = {}
+        buckets: Buckets = {}
         for rec in records:
             self._add(buckets, rec)
         with self._lock:
@@ -70,7 +73,7 @@ class ResultsIndex:
             self.version += 1
 
     @staticmethod
-    def _add(buckets: dict[str, dict[str, list[Record]]], rec: Record) -> None:
+    def _add(buckets: Buckets, rec: Record) -> None:
         by_target = buckets.get(rec["run_id"])
         if by_target is None:
             by_target = buckets[rec["run_id"]] = {}
@@ -95,7 +98,8 @@ class ResultsIndex:
 
     def targets(self, run_id: str) -> list[str]:
         with self._lock:
-            return list(self._buckets.get(run_id, {}))
+            by_target = self._buckets.get(run_id, {})
+            return [target for target in by_target if target is not None]
 
     def count(self, run_id: str, target: str | None = None) -> int:
         with self._lock:

@@ -314,10 +314,11 @@ class ResultsView(Grid):
         return len(self.shown_languages) < len(self.languages)
 
     def detail(self, row: str, column: str) -> CellDetail | None:
-        cell = self.table.cell(row, column) if self.table else None
-        if cell is None:
+        table = self.table
+        cell = table.cell(row, column) if table else None
+        if table is None or cell is None:
             return None
-        base = self.table.cell(BASELINE, column)
+        base = table.cell(BASELINE, column)
         if column == AVG:
             langs = self.shown_languages
             parts = [self._cells.get((row, lg)) for lg in langs]
@@ -597,7 +598,8 @@ class XtremeView(Grid):
             needed = self.tasks
         else:
             needed = [column]
-        return [t for t in needed if self.table.cell(row, t) is None]
+        table = self.table
+        return [t for t in needed if table is None or table.cell(row, t) is None]
 
     def _seed_tables(self) -> dict[int, Pivot]:
         if self._by_seed is None:
@@ -620,10 +622,11 @@ class XtremeView(Grid):
         return tuple(out)
 
     def detail(self, row: str, column: str) -> XtremeDetail | None:
-        cell = self.table.cell(row, column) if self.table else None
-        if cell is None:
+        table = self.table
+        cell = table.cell(row, column) if table else None
+        if table is None or cell is None:
             return None
-        base = self.table.cell(BASELINE, column)
+        base = table.cell(BASELINE, column)
         seeds = self.seeds(row, column)
         if len(seeds) != len(cell.values) or not all(
             math.isclose(v, w, rel_tol=1e-9, abs_tol=1e-12)
@@ -660,7 +663,8 @@ def _cell_text(view: ResultsView | XtremeView, row: str, column: str) -> str:
 
 
 def _note(view: ResultsView | XtremeView) -> str:
-    seeds = max((len(c.values) for c in view.table.cells.values()), default=0)
+    cells = view.table.cells.values() if view.table else ()
+    seeds = max((len(c.values) for c in cells), default=0)
     stat = f"mean±std over {seeds} seeds" if seeds > 1 else "one seed"
     if view.mode == DELTA:
         what = "change against the baseline, baseline row: score"

@@ -296,7 +296,7 @@ def _pair(problems: _ProblemIndex, target: TaskSpec, task: TaskSpec, languages):
     trained = problems.get(task, "train", task.train_language)
     shared: dict[str, list] = {}
     unknown: dict[str, list[str]] = {}
-    bases = set()
+    bases: set[str] = set()
     for lang in candidates:
         evaluated = problems.get(target, target.eval_split, lang)
         if trained is None or evaluated is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +46,10 @@ def program_for(record: Mapping, completion: str) -> str:
     return f"{record['program_prefix']}{completion}\n\n{record['test_program']}"
 
 
-def _check_known(problems: Mapping[str, Mapping], samples: list[Mapping]) -> None:
+def _check_known(problems: Mapping[str, Mapping], samples: Sequence[Mapping]) -> None:
     for i, sample in enumerate(samples):
         task_id = sample.get("task_id")
-        if task_id not in problems:
+        if not isinstance(task_id, str) or task_id not in problems:
             raise InputError(
                 f"sample {i}: unknown task_id {task_id!r}"
                 f"{did_you_mean(str(task_id), problems)}"
@@ -63,7 +63,7 @@ def _check_known(problems: Mapping[str, Mapping], samples: list[Mapping]) -> Non
 
 def check_completions(
     problems: Mapping[str, Mapping],
-    samples: list[Mapping],
+    samples: Sequence[Mapping],
     limits: Limits | None = None,
     workers: int = 2,
     on_result: Callable[[int, int], None] | None = None,

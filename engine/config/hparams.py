@@ -5,10 +5,12 @@ object the training loop runs with.
 Light module: pydantic only.
 """
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import ConfigDict, Field, create_model, model_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic.dataclasses import is_pydantic_dataclass
+from pydantic.fields import FieldInfo
 
 from engine.config.values import Integer, Means, Number, Table
 
@@ -22,67 +24,75 @@ class StageHparams:
     """Hyperparameters of one training stage (intermediate or target)."""
 
     learning_rate: Number = Field(
-        2e-5, gt=0, description="Peak learning rate of AdamW, reached after warm-up."
+        default=2e-5,
+        gt=0,
+        description="Peak learning rate of AdamW, reached after warm-up.",
     )
-    batch_size: Integer = Field(32, ge=1, description="Examples per forward pass.")
+    batch_size: Integer = Field(
+        default=32, ge=1, description="Examples per forward pass."
+    )
     grad_accum: Integer = Field(
-        1,
+        default=1,
         ge=1,
         description="Forward passes per optimizer step (effective batch = "
         "batch_size * this).",
     )
     epochs: Number = Field(
-        3.0,
+        default=3.0,
         gt=0,
         description="Passes over the training data; ignored when max_steps is set.",
     )
     max_steps: Annotated[Integer, Means(0, "use epochs")] = Field(
-        0, ge=0, description="Optimizer steps to train for; 0 means use epochs."
+        default=0, ge=0, description="Optimizer steps to train for; 0 means use epochs."
     )
     warmup_ratio: Number = Field(
-        0.1,
+        default=0.1,
         ge=0,
         lt=1,
         description="Fraction of the steps spent warming the learning rate up from 0.",
     )
     weight_decay: Number = Field(
-        0.01,
+        default=0.01,
         ge=0,
         description="Decoupled weight decay, not applied to biases and LayerNorm.",
     )
     max_grad_norm: Annotated[Number, Means(0, "no clipping")] = Field(
-        1.0, ge=0, description="Gradient clipping norm; 0 disables clipping."
+        default=1.0, ge=0, description="Gradient clipping norm; 0 disables clipping."
     )
     max_seq_length: Integer = Field(
-        128,
+        default=128,
         ge=8,
         description="Tokens per example after truncation (both sentences of a "
         "pair together).",
     )
     doc_stride: Integer = Field(
-        128,
+        default=128,
         ge=1,
         description="Extractive QA: tokens of overlap between the windows of a "
         "long context.",
     )
     # -1: the middle layer, min(L, L // 2 + 2), the XTREME reference's choice.
     retrieval_layer: Annotated[Integer, Means(-1, "the middle layer")] = Field(
-        -1,
+        default=-1,
         ge=-1,
         description="Retrieval targets: the hidden layer whose mean-pooled states "
         "embed a sentence.",
     )
     eval_every: Annotated[Integer, Means(0, "once an epoch")] = Field(
-        0, ge=0, description="Evaluate on English validation every this many steps."
+        default=0,
+        ge=0,
+        description="Evaluate on English validation every this many steps.",
     )
     log_every: Integer = Field(
-        10, ge=1, description="Emit a step event every this many optimizer steps."
+        default=10,
+        ge=1,
+        description="Emit a step event every this many optimizer steps.",
     )
     max_train_examples: Annotated[Integer, Means(0, "all")] = Field(
-        0, ge=0, description="Use at most this many training examples."
+        default=0, ge=0, description="Use at most this many training examples."
     )
     max_eval_examples: Annotated[Integer, Means(0, "all")] = Field(
-        0,
+        default=0,
         ge=0,
         description="Use at most this many validation/test examples per language.",
     )
@@ -92,26 +102,40 @@ class StageHparams:
         return {name: getattr(self, name) for name in HPARAM_NAMES}
 
 
-HPARAM_NAMES = tuple(StageHparams.__pydantic_fields__)
+def _declared_fields(cls: type) -> dict[str, FieldInfo]:
+    """A pydantic dataclass's fields, in the order they are declared."""
+    if not is_pydantic_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a pydantic dataclass")
+    return cls.__pydantic_fields__
 
 
-def _optional(fields: dict) -> dict:
+HPARAM_NAMES = tuple(_declared_fields(StageHparams))
+
+
+def _optional(fields: dict[str, FieldInfo]) -> dict[str, Any]:
     """The same fields, each optional (None when absent), bounds kept."""
-    return {
-        name: (
-            Annotated[(info.annotation, *info.metadata)] | None,
+    out: dict[str, Any] = {}
+    for name, info in fields.items():
+        bounded = (info.annotation, *info.metadata)
+        out[name] = (
+            Annotated[bounded] | None,
             Field(None, description=info.description),
         )
-        for name, info in fields.items()
-    }
+    return out
 
 
-HparamOverrides = create_model(
-    "HparamOverrides",
-    __base__=Table,
-    __doc__="[train.tasks.<task>]: some hyperparameters, for one task's stages.",
-    **_optional(StageHparams.__pydantic_fields__),
-)
+if TYPE_CHECKING:
+
+    class HparamOverrides(Table):
+        """Built below at run time: StageHparams' fields, each optional."""
+
+else:
+    HparamOverrides = create_model(
+        "HparamOverrides",
+        __base__=Table,
+        __doc__="[train.tasks.<task>]: some hyperparameters, for one task's stages.",
+        **_optional(_declared_fields(StageHparams)),
+    )
 
 
 class TrainTable(Table):

@@ -7,6 +7,7 @@ is at hand, the key, what was expected and the nearest valid value.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ from engine.config.references import ConfigProblem, resolve
 from engine.config.schema import ExperimentFile
 from engine.errors import InputError, did_you_mean
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal, Union
 import annotated_types
 from pydantic import BaseModel, StringConstraints, Tag, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from engine.config.hparams import shared_origin
 from engine.config.locate import line_of
@@ -86,7 +87,7 @@ def first_problem(exc: ValidationError, raw: Mapping) -> Problem:
 # -- one error -----------------------------------------------------------------
 
 
-def _problem(error: dict, raw: Mapping) -> Problem:
+def _problem(error: ErrorDetails, raw: Mapping) -> Problem:
     loc, declared = _walk(ExperimentFile, error["loc"])
     kind = error["type"]
     if kind in _UNKNOWN:
@@ -272,7 +273,9 @@ def _noun(declared: Declared, plural: bool = False) -> str:
 
 
 def _bounds(metadata: tuple) -> str:
-    low = high = None
+    # (bracket, sign, bound) of the lower and the upper bound
+    low: tuple[str, str, object] | None = None
+    high: tuple[str, str, object] | None = None
     for m in metadata:
         if isinstance(m, annotated_types.Gt):
             low = ("(", ">", m.gt)
@@ -284,8 +287,9 @@ def _bounds(metadata: tuple) -> str:
             high = ("]", "<=", m.le)
     if low and high:
         return f" in {low[0]}{_number(low[2])}, {_number(high[2])}{high[0]}"
-    if low or high:
-        _, sign, value = low or high
+    one = low or high
+    if one:
+        _, sign, value = one
         return f" {sign} {_number(value)}"
     return ""
 

@@ -29,7 +29,7 @@ from engine.config.schema import (
 from engine.errors import InputError, did_you_mean
 from engine.tasks import REGISTRY, get_task
 from engine.tasks.kinds import CAUSAL_LM, EMBED_AND_SCORE, ENCODER, kind_info
-from engine.tasks.spec import HubSource, LocalSource, ManualSource, TaskSpec
+from engine.tasks.spec import HubSource, LocalSource, ManualSource, Role, TaskSpec
 
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -384,9 +384,10 @@ class _Resolver:
             )
         roles = t.roles
         if roles is None:
-            roles = ("intermediate",) if has_train else ()
+            found: tuple[Role, ...] = ("intermediate",) if has_train else ()
             if (test_langs and has_train) or not trains:
-                roles += ("target",)
+                found += ("target",)
+            roles = found
         return TaskSpec(
             name=name,
             kind=t.kind,

@@ -11,7 +11,7 @@ model are checked against the registry by engine.config.references.
 Light module: pydantic and the kinds table, no torch.
 """
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     BeforeValidator,
@@ -25,6 +25,8 @@ from pydantic import (
 from engine.config.generation import GenerationSettings
 from engine.config.hparams import TrainTable
 from engine.config.values import (
+    LISTED_ONCE,
+    STRING_AS_LIST,
     Boolean,
     Integer,
     Names,
@@ -33,16 +35,17 @@ from engine.config.values import (
     SomeNames,
     Table,
     Text,
-    listing,
 )
 from engine.errors import did_you_mean
 from engine.tasks.kinds import KINDS
-from engine.tasks.spec import ROLES
+from engine.tasks.spec import Role
 
 BUILTIN_MODELS = ("xlt-tiny", "xlt-tiny-causal")  # encoder; causal LM for code
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
-SAMPLINGS = ("proportional", "capped", "temperature")
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+Sampling = Literal["proportional", "capped", "temperature"]
+SAMPLINGS: tuple[Sampling, ...] = get_args(Sampling)
 # The intermediate choice "no intermediate stage": its rows in every table are
 # the reference the others are compared with. No task or group may take it.
 BASELINE = "baseline"
@@ -71,12 +74,20 @@ class FilesTable(Table):
     test: DataFiles | None = Field(None, description="Test data per language.")
 
 
+if TYPE_CHECKING:
+    KindName = str  # one of the registry's kinds, known at run time
+else:
+    KindName = Literal[tuple(KINDS)]
+Roles = Annotated[tuple[Role, ...], STRING_AS_LIST, LISTED_ONCE, Field(min_length=1)]
+"""intermediate and/or target, at least one."""
+
+
 class CustomTaskTable(Table):
     """[tasks.<name>]: a task of your own, read from local files. Defaults that
     depend on the kind (metric, row format, text fields, label field) come
     from engine.tasks.kinds."""
 
-    kind: Literal[tuple(KINDS)] = Field(description="What the task is.")
+    kind: KindName = Field(description="What the task is.")
     labels: Annotated[Names, Field(min_length=2)] | None = Field(
         None, description="Class or tag names (classification, tagging)."
     )
@@ -92,7 +103,7 @@ class CustomTaskTable(Table):
     )
     train_language: Text = Field("en", description="The training data's language.")
     metric: Text | None = Field(None, description="What a score is.")
-    roles: Annotated[listing(Literal[ROLES]), Field(min_length=1)] | None = Field(
+    roles: Roles | None = Field(
         None, description="intermediate and/or target (default: from the files)."
     )
     files: FilesTable = Field(description="The data files.")
@@ -116,7 +127,7 @@ class GroupTable(Table):
     training examples, to min(examples, cap), or to examples^(1/temperature)."""
 
     tasks: Names = Field(description="The tasks trained together.")
-    sampling: Literal[SAMPLINGS] = Field(
+    sampling: Sampling = Field(
         "proportional", description="How a step's task is drawn."
     )
     # Checked against `sampling` even when left out (capped needs one).
@@ -182,7 +193,7 @@ class ExperimentFile(Table):
     device: Annotated[str, BeforeValidator(_device)] = Field(
         "auto", description="Where to train: auto, cpu, cuda, cuda:N or mps."
     )
-    precision: Literal[PRECISIONS] = Field("fp32", description="Training precision.")
+    precision: Precision = Field("fp32", description="Training precision.")
     train: TrainTable = Field(default_factory=TrainTable, description="[train]")
     generation: GenerationSettings = Field(
         default_factory=GenerationSettings, description="[generation]"

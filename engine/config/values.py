@@ -46,7 +46,7 @@ class Means:
     meaning: str
 
 
-def _one_or_many(*types: type):
+def _one_or_many(*types: type) -> BeforeValidator:
     # `targets = "xnli"` means ["xnli"], `seeds = 1` means [1]: a list of one
     # is what the user meant.
     def listed(value: Any) -> Any:
@@ -63,13 +63,13 @@ def _listed_once(values: tuple) -> tuple:
     return values
 
 
-def listing(item: Any) -> Any:
-    """A list of `item`s (strings, or a Literal of choices): a bare string is a
-    list of one, and nothing is listed twice."""
-    return Annotated[tuple[item, ...], _one_or_many(str), AfterValidator(_listed_once)]
+# A list of strings, or of a Literal's choices, is declared
+# `Annotated[tuple[item, ...], STRING_AS_LIST, LISTED_ONCE]`: a bare string
+# is a list of one, and nothing is listed twice.
+STRING_AS_LIST = _one_or_many(str)
+LISTED_ONCE = AfterValidator(_listed_once)
 
-
-Names = listing(Annotated[str, Strict()])
+Names = Annotated[tuple[Annotated[str, Strict()], ...], STRING_AS_LIST, LISTED_ONCE]
 """A list of names: tasks, languages, labels."""
 SomeNames = Annotated[Names, Field(min_length=1)]
 """Names, at least one."""

@@ -17,7 +17,7 @@ def length_grouped_batches(
     lengths: np.ndarray, batch_size: int, rng: np.random.Generator
 ) -> list[np.ndarray]:
     order = rng.permutation(len(lengths))
-    batches = []
+    batches: list[np.ndarray] = []
     mega = batch_size * MEGA_BATCH
     for start in range(0, len(order), mega):
         group = order[start : start + mega]

@@ -160,7 +160,7 @@ def _hub_rows(
         ds = datasets.load_dataset(
             source.path, config, split=hub_split, revision=source.revision
         )
-    except (FileNotFoundError, ValueError, OSError, *_network_errors()) as exc:
+    except _fetch_errors() as exc:
         if (
             source.offline_package
             and _unreachable(exc)
@@ -222,15 +222,25 @@ def _check_label_names(task: TaskSpec, feature, name: str) -> None:
         )
 
 
-def _network_errors() -> tuple[type[BaseException], ...]:
-    out: list[type[BaseException]] = [ConnectionError, TimeoutError]
-    try:
-        import httpx
+def _network_errors() -> tuple[type[Exception], ...]:
+    """What the hub client raises when the network fails: huggingface_hub
+    speaks httpx, or (2.x) its fork httpx2, whose errors are neither
+    ConnectionError nor OSError."""
+    import importlib
 
-        out.append(httpx.TransportError)
-    except ImportError:  # pragma: no cover - httpx comes with huggingface_hub
-        pass
+    out: list[type[Exception]] = [ConnectionError, TimeoutError]
+    for client in ("httpx", "httpx2"):
+        try:
+            out.append(importlib.import_module(client).TransportError)
+        except ImportError:
+            continue
     return tuple(out)
+
+
+def _fetch_errors() -> tuple[type[Exception], ...]:
+    """What reading from the hub raises for a wrong name, revision or file,
+    or a hub out of reach."""
+    return (FileNotFoundError, ValueError, OSError, *_network_errors())
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -286,7 +296,7 @@ def _raw_rows(task: TaskSpec, source: HubSource, split: str, language: str) -> R
     url = raw_file_url(source, relative)
     try:
         local = fetch_raw_file(url)
-    except (FileNotFoundError, ValueError, OSError, *_network_errors()) as exc:
+    except _fetch_errors() as exc:
         raise InputError(
             f"could not download {url} for task '{task.name}' ({split}, "
             f"{language}): {_reason(exc)}. The dataset's loading script is not "

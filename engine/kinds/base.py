@@ -40,13 +40,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
 from engine.data.features import Features
+
+if TYPE_CHECKING:
+    from engine.train import Runtime
+    from engine.workspace import Workspace
 
 
 def pad_rows(
@@ -60,7 +64,8 @@ def pad_rows(
         width = -(-width // pad_to_multiple) * pad_to_multiple
     ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(rows), width), dtype=np.int64)
-    types = None if features.flat_type_ids is None else np.zeros_like(ids)
+    flat_types = features.flat_type_ids
+    types = None if flat_types is None else np.zeros_like(ids)
     token = {
         k: np.full((len(rows), width), -100, dtype=np.int64)
         for k in features.token_arrays
@@ -70,8 +75,8 @@ def pad_rows(
         n = end - start
         ids[j, :n] = features.flat_ids[start:end]
         mask[j, :n] = 1
-        if types is not None:
-            types[j, :n] = features.flat_type_ids[start:end]
+        if types is not None and flat_types is not None:
+            types[j, :n] = flat_types[start:end]
         for k, arr in features.token_arrays.items():
             token[k][j, :n] = arr[start:end]
     batch = {
@@ -138,12 +143,28 @@ class StageContext(Protocol):
     caches, and callbacks for events. A strategy uses nothing else, so a stage
     runs the same in the engine's process or in a worker."""
 
-    workspace: Any  # engine.workspace.Workspace: where outputs are written
-    runtime: Any  # engine.train.Runtime
-    tokenizer: Any
-    pad_id: int
-    family: Any  # engine.models.families: EncoderFamily | CausalLMFamily
-    should_stop: Callable[[], bool]
+    # Read-only: a strategy reads these, never sets them.
+    @property
+    def workspace(self) -> Workspace:
+        """Where outputs are written."""
+        ...
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    @property
+    def tokenizer(self) -> Any: ...
+
+    @property
+    def pad_id(self) -> int: ...
+
+    @property
+    def family(self) -> Any:
+        """engine.models.families: EncoderFamily | CausalLMFamily."""
+        ...
+
+    @property
+    def should_stop(self) -> Callable[[], bool]: ...
 
     def start_of(self, stage) -> str:
         """The weights a target stage starts from: its intermediate checkpoint,

@@ -297,7 +297,9 @@ def score_generations(
     from engine.codeeval.passk import mean_pass_at_k
 
     if check is None:
-        from engine.codeeval.execute import check_completions as check
+        from engine.codeeval.execute import check_completions
+
+        check = check_completions
     if limits is None:
         from engine.codeeval.sandbox import Limits
 

@@ -35,6 +35,7 @@ Heavy module (torch): imported only by the runner.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -133,8 +134,11 @@ def embed(
     return l2_normalize(out)
 
 
-def _head(records: list[dict], n: int) -> list[dict]:
-    return records[:n] if n else records
+_Item = TypeVar("_Item")
+
+
+def _head(items: list[_Item], n: int) -> list[_Item]:
+    return items[:n] if n else items
 
 
 def _tatoeba_rows(source_records, target_records, gold_pairs):

@@ -12,8 +12,13 @@ LM's own output layer, so there are no heads.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def pooling_for(tokenizer) -> str:
@@ -28,7 +33,7 @@ ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class TaskModel(nn.Module):
-    def __init__(self, encoder: nn.Module, pooling: str):
+    def __init__(self, encoder: PreTrainedModel, pooling: str):
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
@@ -63,7 +68,7 @@ class CausalLMModel(nn.Module):
     `model(task_name, batch) -> logits` (batch, positions, vocabulary). Every
     code task shares the LM's own output layer, so there are no heads."""
 
-    def __init__(self, lm: nn.Module):
+    def __init__(self, lm: PreTrainedModel):
         super().__init__()
         self.lm = lm
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, get_args
 
-from engine.tasks.kinds import KINDS
+from engine.tasks.kinds import GENERATE_AND_SCORE, KINDS
 
-ROLES = ("intermediate", "target")
+Role = Literal["intermediate", "target"]
+ROLES: tuple[Role, ...] = get_args(Role)
 
 # Views of engine.tasks.kinds.KINDS (the one table of kind facts).
 TASK_KINDS = tuple(KINDS)
@@ -216,9 +218,16 @@ class TaskSpec:
     def row_format(self) -> str:
         return self.source.row_format
 
-    def as_dict(self) -> dict:
+    @property
+    def runs_generated_code(self) -> bool:
+        """Scored by executing the programs a model generates (pass@k): only
+        ever with the user's consent (allow_code_execution)."""
+        generated = KINDS[self.kind].target_mode == GENERATE_AND_SCORE
+        return generated and self.metric == "pass@k"
+
+    def as_dict(self) -> dict[str, Any]:
         """The public description used by `xlt-engine tasks --json`."""
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "family": self.family,

@@ -5,6 +5,7 @@ report, then `pytest tests/tui/test_snapshots.py --snapshot-update`."""
 from __future__ import annotations
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from tests.tui.conftest import DEMO_CONFIG, build_workspace
 from xlt_tui import gpu
@@ -39,7 +40,14 @@ def make_app(tmp_path, mode: str) -> XltApp:
 
 async def settle(pilot, seconds: float = 0.6) -> None:
     await pilot.pause(seconds)
-    await pilot.app.workers.wait_for_complete()
+    # The screens poll in exclusive workers: a newer poll cancels an older one,
+    # which is no failure here (wait_for_complete would raise WorkerCancelled
+    # when that happens under load). Wait for each worker of this moment.
+    for worker in list(pilot.app.workers):
+        try:
+            await worker.wait()
+        except WorkerCancelled:
+            pass
     await pilot.pause(0.2)
 
 

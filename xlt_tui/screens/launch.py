@@ -9,6 +9,7 @@ planned by its planner in a worker thread, a moment after each edit.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on, work
@@ -42,8 +43,17 @@ from xlt_tui.launch_form import (
     recent_models,
 )
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from xlt_tui.app import XltApp
+
 
 class LaunchScreen(Screen):
+    if TYPE_CHECKING:
+        # `self.app` is an XltApp (textual's idiom), for the type checker only.
+        app = getters.app(XltApp)
+
     DEFAULT_CSS = """
     LaunchScreen VerticalScroll { padding: 0 1; }
     LaunchScreen .row { height: auto; }

@@ -20,7 +20,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -47,6 +47,11 @@ from xlt_tui.monitor_state import (
 )
 from xlt_tui.tailer import RunTailer, TailBatch
 from xlt_tui.widgets.charts import MetricChart, format_loss, format_lr
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from xlt_tui.app import XltApp
 
 REFRESH_S = 0.25
 GPU_INTERVAL_S = 1.0
@@ -79,6 +84,11 @@ class GpuReading(Message, bubble=False):
 
 class MonitorScreen(Screen):
     """Live view of one run. Pushed by the app with `MonitorScreen(run_id)`."""
+
+    if TYPE_CHECKING:
+        # `self.app` is an XltApp (textual's idiom), for the type checker only:
+        # the monitor's tests show it in a stand-in with the same members.
+        app = getters.app(XltApp)
 
     BINDINGS = [
         Binding("escape", "back", "Back"),

@@ -16,7 +16,7 @@ Results are read through a ResultsIndex refreshed in a worker thread every
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -45,6 +45,11 @@ from xlt_tui.results_view import (
     no_xtreme_message,
 )
 from xlt_tui.widgets.heatmap import Heatmap, HeatmapLegend
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from xlt_tui.app import XltApp
 
 EMPTY_MESSAGE = "no results yet: launch an experiment (2)"
 # What the body shows: one target's heatmap, the overview, the XTREME table.
@@ -125,6 +130,10 @@ class LanguageFilter(ModalScreen[list[str] | None]):
 
 
 class ResultsScreen(Screen):
+    if TYPE_CHECKING:
+        # `self.app` is an XltApp (textual's idiom), for the type checker only.
+        app = getters.app(XltApp)
+
     DEFAULT_CSS = """
     ResultsScreen #results-bar {
         height: 1;
@@ -227,6 +236,13 @@ class ResultsScreen(Screen):
         # Back from another mode: catch up now rather than at the next tick.
         self.refresh_results()
 
+    @property
+    def _index(self) -> ResultsIndex:
+        # Made on mount; everything that reads it runs after that.
+        if self.index is None:
+            raise RuntimeError("the results screen is not mounted yet")
+        return self.index
+
     # -- the app's entry point ----------------------------------------------
     def show_run(self, run_id: str | None) -> None:
         """Show `run_id` (None: the latest run with results)."""
@@ -247,7 +263,7 @@ class ResultsScreen(Screen):
     @work(thread=True, group="results-refresh", exit_on_error=False)
     def _refresh_worker(self) -> None:
         try:
-            changed = self.index.refresh()
+            changed = self._index.refresh()
             runs = self.app.client.store.runs()
         except Exception as exc:  # a store being rewritten, a bad file: say so
             self.app.call_from_thread(
@@ -269,11 +285,11 @@ class ResultsScreen(Screen):
 
     # -- state -> screen ----------------------------------------------------
     def _latest_run(self) -> str | None:
-        with_results = set(self.index.run_ids())
+        with_results = set(self._index.run_ids())
         for run in reversed(self._runs):
             if run["id"] in with_results:
                 return run["id"]
-        ids = self.index.run_ids()
+        ids = self._index.run_ids()
         return ids[-1] if ids else None
 
     def _run_record(self, run_id: str | None) -> dict[str, Any] | None:
@@ -281,7 +297,7 @@ class ResultsScreen(Screen):
 
     def _sync(self, force: bool = False) -> None:
         """Reconcile the state with the index, then redraw what changed."""
-        index = self.index
+        index = self._index
         run_id = self.state.run_id
         if self._wanted_run is not _UNSET:
             run_id = self._pinned_run = self._wanted_run
@@ -312,7 +328,7 @@ class ResultsScreen(Screen):
         self._redraw()
 
     def _update_selectors(self, run_id: str | None, targets: list[str]) -> None:
-        with_results = set(self.index.run_ids())
+        with_results = set(self._index.run_ids())
         runs = [
             r
             for r in self._runs
@@ -323,8 +339,8 @@ class ResultsScreen(Screen):
         options = [(_run_label(r), r["id"]) for r in runs]
         listed = {r["id"] for r in runs}
         # Results whose run record is gone (or not written yet) still show.
-        options += [(rid, rid) for rid in self.index.run_ids() if rid not in listed]
-        if run_id is not None and run_id not in listed | set(self.index.run_ids()):
+        options += [(rid, rid) for rid in self._index.run_ids() if rid not in listed]
+        if run_id is not None and run_id not in listed | set(self._index.run_ids()):
             options.append((run_id, run_id))
         options.reverse()  # newest first
         run_select = self.query_one("#results-run", SelectWidget)
@@ -367,7 +383,7 @@ class ResultsScreen(Screen):
         elif self.page == OVERVIEW:
             run = self._run_record(run_id)
             self.overview = build_overview(
-                self.index.records(run_id),
+                self._index.records(run_id),
                 self.state.mode,
                 lambda t: language_order(t, run),
             )
@@ -375,7 +391,7 @@ class ResultsScreen(Screen):
             text = self._build_xtreme(run_id)
         else:
             self.view = build_view(
-                self.index.records(run_id, target),
+                self._index.records(run_id, target),
                 self.state,
                 language_order(target, self._run_record(run_id)),
             )
@@ -406,7 +422,7 @@ class ResultsScreen(Screen):
         run = self._run_record(run_id)
         try:
             table = build_xtreme(
-                self.index.records(run_id),
+                self._index.records(run_id),
                 self.state.mode,
                 lambda t: language_order(t, run),
                 run_id,
@@ -414,7 +430,7 @@ class ResultsScreen(Screen):
         except ValueError as exc:  # a QA result without exact_match, say
             return f"run {run_id}: no XTREME table: {exc}"
         if not table.rows:
-            targets = self.index.targets(run_id)
+            targets = self._index.targets(run_id)
             return f"{no_xtreme_message(run_id, targets)} (x: back to the heatmap)"
         self.xtreme = table
         if self.state.mode == DELTA and not table.has_baseline:
@@ -516,16 +532,18 @@ class ResultsScreen(Screen):
     # -- events -------------------------------------------------------------
     @on(SelectWidget.Changed, "#results-run")
     def _run_chosen(self, event: SelectWidget.Changed) -> None:
-        if event.value is SelectWidget.NULL or event.value == self.state.run_id:
+        run_id = event.value  # a run id, or the NULL of no selection
+        if not isinstance(run_id, str) or run_id == self.state.run_id:
             return
-        self.state = replace(self.state, run_id=event.value, target=self.state.target)
+        self.state = replace(self.state, run_id=run_id, target=self.state.target)
         self._sync()
 
     @on(SelectWidget.Changed, "#results-target")
     def _target_chosen(self, event: SelectWidget.Changed) -> None:
-        if event.value is SelectWidget.NULL or event.value == self.state.target:
+        target = event.value  # a target task, or the NULL of no selection
+        if not isinstance(target, str) or target == self.state.target:
             return
-        self.state = replace(self.state, target=event.value)
+        self.state = replace(self.state, target=target)
         self._sync()
 
     @on(DataTable.CellHighlighted)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -23,10 +23,19 @@ from engine.display import STATUS_COLOURS, duration_text, run_duration
 from engine.errors import InputError
 from xlt_tui.screens.confirm import ConfirmScreen
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from xlt_tui.app import XltApp
+
 COLUMNS = ("run", "name", "status", "stages", "started", "duration")
 
 
 class RunsScreen(Screen):
+    if TYPE_CHECKING:
+        # `self.app` is an XltApp (textual's idiom), for the type checker only.
+        app = getters.app(XltApp)
+
     BINDINGS = [
         Binding("enter,m", "monitor", "Monitor"),
         Binding("c", "cancel_run", "Cancel"),

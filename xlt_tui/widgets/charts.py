@@ -70,7 +70,8 @@ class MetricChart(Vertical):
         yield Sparkline([], summary_function=_mean)
 
     def _title(self) -> str:
-        if self.current is None:
+        # (the three are set together)
+        if self.current is None or self.minimum is None or self.maximum is None:
             return f"{self.label} --"
         f = self.formatter
         return (

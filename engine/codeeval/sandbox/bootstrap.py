@@ -38,13 +38,13 @@ def main() -> None:
     with open(path, "rb") as fh:
         code = compile(fh.read(), path, "exec", dont_inherit=True)
     if cfg["guard"]:
-        guard = {"__name__": "_xlt_guard"}
+        guard: dict = {"__name__": "_xlt_guard"}  # exec's namespace
         exec(cfg["guard_source"], guard)
         guard["install"](cfg["workdir"])
         del guard
     module = types.ModuleType("__main__")
     module.__file__ = path
-    module.__builtins__ = builtins
+    module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = module
     done = ("\n" + cfg["marker"] + "\n").encode()
     del cfg

@@ -159,7 +159,9 @@ def _run_probe(bwrap: str, mode: str) -> str | None:
 
 def _nobody_works() -> bool:
     bwrap = find_bwrap()
-    return bool(bwrap) and readable_by_nobody() and _probe(bwrap, "nobody") is None
+    return (
+        bwrap is not None and readable_by_nobody() and _probe(bwrap, "nobody") is None
+    )
 
 
 def unusable_reason() -> str | None:

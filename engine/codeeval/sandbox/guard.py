@@ -167,15 +167,17 @@ def install(workdir: str) -> None:
     sys.addaudithook(hook)
 
     faulthandler.disable()
-    builtins.exit = None
-    builtins.quit = None
     os.environ["OMP_NUM_THREADS"] = "1"
-    for name in DISABLED_OS_FUNCTIONS:
-        setattr(os, name, None)
-    shutil.rmtree = None
-    shutil.move = None
-    shutil.chown = None
-    subprocess.Popen = None
-    builtins.help = None
+    # Taken away: the names stay, calling them fails.
+    for module, names in (
+        (builtins, ("exit", "quit", "help")),
+        (os, DISABLED_OS_FUNCTIONS),
+        (shutil, ("rmtree", "move", "chown")),
+        (subprocess, ("Popen",)),
+    ):
+        for name in names:
+            setattr(module, name, None)
     for name in BLOCKED_MODULES:
-        sys.modules[name] = None
+        # None in sys.modules makes `import name` fail (documented; typeshed
+        # types the values as modules only).
+        sys.modules[name] = None  # type: ignore[assignment]

@@ -99,7 +99,7 @@ class _Libc:
         recursive: bool = False,
         dir_fd: int = AT_FDCWD,
     ) -> None:
-        ctypes = self.ctypes
+        import ctypes  # loaded by __init__ already
 
         class MountAttr(ctypes.Structure):
             _fields_ = [
@@ -290,8 +290,9 @@ def _launcher_main() -> int:
         return 1
 
 
-def _proc_readonly_again(libc: _Libc, facts: dict, proc_dir: int) -> None:
-    if facts.get("readonly_fs") and facts.get("writable_proc"):
+def _proc_readonly_again(libc: _Libc | None, facts: dict, proc_dir: int) -> None:
+    # (a read-only view, and so a writable /proc to redo, needs libc)
+    if libc and facts.get("readonly_fs") and facts.get("writable_proc"):
         facts.pop("writable_proc")
         try:
             libc.mount_setattr("", MOUNT_ATTR_RDONLY, dir_fd=proc_dir)
@@ -381,7 +382,7 @@ def _launch(cfg: dict, report, status) -> int:
         facts["net_ns"] = True
     else:
         facts["notes"].append("no network namespace: the network is reachable")
-    if ns & CLONE_NEWNS:
+    if libc and ns & CLONE_NEWNS:  # (ns is 0 without libc)
         try:
             _private_filesystem(libc, cfg, facts, source, writable_proc=root)
         except OSError as exc:

@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+from typing import IO
 
 from engine.codeeval.sandbox.records import Limits
 
@@ -26,13 +27,17 @@ class Supervisor:
 
     def __init__(
         self,
-        proc: subprocess.Popen,
-        status,
+        proc: subprocess.Popen[bytes],
+        status: socket.socket | IO[bytes],
         limits: Limits,
         start: float,
         pid_report_key: str | None = None,
     ) -> None:
+        if proc.stdout is None or proc.stderr is None:
+            raise ValueError("the launcher's stdout and stderr must be pipes")
         self.proc = proc
+        self.stdout: IO[bytes] = proc.stdout
+        self.stderr: IO[bytes] = proc.stderr
         self.status = status
         """A socket, or a readable pipe (a binary file object)."""
         self.limits = limits
@@ -52,8 +57,8 @@ class Supervisor:
         import time
 
         sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ, self.out)
-        sel.register(self.proc.stderr, selectors.EVENT_READ, self.err)
+        sel.register(self.stdout, selectors.EVENT_READ, self.out)
+        sel.register(self.stderr, selectors.EVENT_READ, self.err)
         sel.register(self.status, selectors.EVENT_READ, None)
         deadline = self.start + self.limits.timeout_s
         grace_until: float | None = None
@@ -79,7 +84,7 @@ class Supervisor:
                             self.kill_all()
                             grace_until = self.ended + 0.5
                         continue
-                    data = os.read(key.fileobj.fileno(), 65536)
+                    data = os.read(key.fd, 65536)
                     if not data:
                         sel.unregister(key.fileobj)
                         continue
@@ -167,7 +172,7 @@ class Supervisor:
         return round(usage.ru_utime + usage.ru_stime, 3)
 
     def close(self) -> None:
-        for stream in (self.proc.stdout, self.proc.stderr):
+        for stream in (self.stdout, self.stderr):
             stream.close()
         self.status.close()
         for fd in self.pidfds:
