@@ -30,7 +30,7 @@ from engine.control import (
 )
 from engine.display import STATUS_COLOURS
 from engine.errors import Cancelled, InputError
-from engine.store import Store
+from engine.store import RESULT_KEYS, Store
 from engine.workspace import Workspace
 from tests.conftest import run_engine
 
@@ -97,24 +97,10 @@ def test_store_uses_the_workspace_files(tmp_path):
     ws = Workspace.open(tmp_path / "ws")
     store = Store(ws)
     store.create_run({"id": "r1", "status": "finished"})
-    store.add_results([dict.fromkeys(_RESULT_KEYS, 1) | {"run_id": "r1"}])
+    store.add_results([dict.fromkeys(RESULT_KEYS, 1) | {"run_id": "r1"}])
     assert ws.store_path.is_file() and ws.results_path.is_file()
     assert ws.store_lock_path.exists()
     assert Store(ws.store_path).results() == store.results()
-
-
-_RESULT_KEYS = (
-    "run_id",
-    "seed",
-    "model",
-    "intermediate",
-    "target",
-    "language",
-    "split",
-    "metric",
-    "value",
-    "n_examples",
-)
 
 
 # --------------------------------------------------------------------------

@@ -26,6 +26,11 @@ from engine.config.schema import (
     FilesTable,
     GroupTable,
 )
+from engine.data.overrides import (
+    manual_data_message,
+    resolve_manual_folder,
+    with_local_files,
+)
 from engine.errors import InputError, did_you_mean
 from engine.tasks import REGISTRY, get_task
 from engine.tasks.kinds import CAUSAL_LM, EMBED_AND_SCORE, ENCODER, kind_info
@@ -295,12 +300,6 @@ class _Resolver:
 
     def local_data(self, task: TaskSpec, table: DataTable, loc: tuple) -> TaskSpec:
         """[data.<task>] files = {...}, or path = the folder of a manual task."""
-        from engine.data.overrides import (
-            manual_data_message,
-            resolve_manual_folder,
-            with_local_files,
-        )
-
         if table.revision is not None or (table.path and table.files):
             raise ConfigProblem(
                 loc,

@@ -40,9 +40,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.codegen.generate import leading_special_count
+from engine.atomic import write_text_atomic
+from engine.codeeval.bleu import code_bleu
+from engine.codeeval.execute import check_completions
+from engine.codeeval.passk import mean_pass_at_k
+from engine.codeeval.sandbox import Limits
+from engine.codegen.generate import generate_completions, leading_special_count
 from engine.data.features import Features, ragged
 from engine.kinds.base import Kind, Score, StageContext
+from engine.models.causal import load_causal_lm
 from engine.tasks.kinds import GENERATE_AND_SCORE
 
 IGNORE = -100
@@ -128,9 +134,6 @@ class GenerateAndScore:
     mode = GENERATE_AND_SCORE
 
     def prepare(self, stage, ctx: StageContext) -> GenerationTarget:
-        from engine.codeeval.sandbox import Limits
-        from engine.models.causal import load_causal_lm
-
         lm = load_causal_lm(ctx.start_of(stage), dtype=ctx.runtime.autocast_dtype)
         lm.to(ctx.runtime.device)
         return GenerationTarget(stage, ctx, lm, Limits())
@@ -147,8 +150,6 @@ class GenerationTarget:
         }
 
     def score(self, language: str) -> Score:
-        from engine.codegen.generate import generate_completions
-
         task, ctx, hp = self.stage.target_task, self.ctx, self.stage.hparams
         records = ctx.records(task, task.eval_split, language)
         if hp.max_eval_examples:
@@ -175,8 +176,6 @@ class GenerationTarget:
 
 def write_generations(path, completions: list[dict], scored) -> None:
     """Every completion with its verdict, for reading why a problem failed."""
-    from engine.atomic import write_text_atomic
-
     verdicts = {
         (s.get("task_id"), s.get("completion_index")): s
         for s in scored.samples
@@ -294,15 +293,9 @@ def score_generations(
             f"{task.name}: code_generation scores 'pass@k' or 'bleu', "
             f"not {task.metric!r}"
         )
-    from engine.codeeval.passk import mean_pass_at_k
-
     if check is None:
-        from engine.codeeval.execute import check_completions
-
         check = check_completions
     if limits is None:
-        from engine.codeeval.sandbox import Limits
-
         limits = Limits()
     problems = {r["task_id"]: r for r in records}
     by_task = _completions_by_task(records, completions)
@@ -361,8 +354,6 @@ def _completions_by_task(records, completions) -> dict[str, list[dict]]:
 
 
 def _score_bleu(records, completions) -> GenerationScores:
-    from engine.codeeval.bleu import code_bleu
-
     by_task = _completions_by_task(records, completions)
     missing = [r["task_id"] for r in records if r.get("reference_code") is None]
     if missing:

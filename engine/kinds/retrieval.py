@@ -46,6 +46,7 @@ from engine.data.retrieval_pairs import split_retrieval_records
 from engine.kinds.base import Kind, Score, StageContext, pad_rows
 from engine.kinds.classification import encode_texts
 from engine.metrics.retrieval import bucc_f1, bucc_mine, l2_normalize, tatoeba_accuracy
+from engine.models.loading import load_encoder
 from engine.tasks.kinds import EMBED_AND_SCORE
 
 # Neighbourhood of the ratio margin (XTREME's mine_bitext, LASER's recipe).
@@ -251,8 +252,6 @@ class EmbedAndScore:
     mode = EMBED_AND_SCORE
 
     def prepare(self, stage, ctx: StageContext) -> EmbeddingTarget:
-        from engine.models.loading import load_encoder
-
         encoder = load_encoder(ctx.start_of(stage))
         layer = stage.hparams.retrieval_layer
         used = resolve_layer(encoder.config, None if layer < 0 else layer)

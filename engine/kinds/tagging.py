@@ -27,6 +27,7 @@ from engine.data.features import Features, ragged
 from engine.errors import InputError
 from engine.kinds.base import Kind
 from engine.kinds.targets import TrainThenEvaluate
+from engine.metrics.tagging import pos_f1, span_f1
 
 _CHUNK = 1000
 IGNORE = -100
@@ -268,12 +269,10 @@ TAGGING_METRICS = ("span_f1", "pos_f1", "accuracy")
 
 def tagging_metrics(task, gold, pred, accuracy: float) -> dict[str, float]:
     """The task's primary metric first, token accuracy as a minor one."""
-    from engine.metrics import tagging
-
     if task.metric == "span_f1":
-        return {"f1": tagging.span_f1(gold, pred), "accuracy": accuracy}
+        return {"f1": span_f1(gold, pred), "accuracy": accuracy}
     if task.metric == "pos_f1":
-        return {"f1": tagging.pos_f1(gold, pred), "accuracy": accuracy}
+        return {"f1": pos_f1(gold, pred), "accuracy": accuracy}
     if task.metric == "accuracy":
         return {"accuracy": accuracy}
     raise ValueError(
