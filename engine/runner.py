@@ -21,11 +21,9 @@ import torch
 from engine.config import ExperimentConfig
 from engine.events import EventWriter
 from engine.kinds.base import Score
-from engine.models.families import model_family
 from engine.pipeline import IntermediateStage, Plan, Stage, TargetStage
 from engine.stages import StageEnvironment, execute_stage
 from engine.store import Store
-from engine.train import Runtime, resolve_device
 from engine.workspace import Workspace
 
 
@@ -46,19 +44,12 @@ class PlanRunner:
         self.run_id = run_id
         self.events = events  # replaced by the run's own once it is registered
         self.completed = 0
-        family = model_family(config.model_family)
-        runtime = Runtime(resolve_device(config.device), config.precision)
-        # Loaded now, so a model that cannot be loaded is bad input before the
-        # run is registered.
-        model_path = family.resolve(config.model, workspace)
-        self.env = StageEnvironment(
-            workspace=workspace,
-            runtime=runtime,
-            family=family,
-            model_path=model_path,
-            base_model=config.model,
-            tokenizer=family.tokenizer(model_path),
-            run_id=run_id,
+        # Loads the tokenizer now, so a model that cannot be loaded is bad
+        # input before the run is registered.
+        self.env = StageEnvironment.for_run(
+            config,
+            workspace,
+            run_id,
             emit_event=lambda type, **fields: self.events.emit(type, **fields),
             record_score=self._record,
             should_stop=should_stop,

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.atomic import write_json_atomic
+from engine.config import ExperimentConfig
 from engine.data.features import Features
 from engine.data.loaders import data_fingerprint, has_split
 from engine.data.records import load_records
@@ -42,9 +43,10 @@ from engine.data.tokenize import cached_features
 from engine.errors import Cancelled
 from engine.kinds import load_kind
 from engine.kinds.base import Score
+from engine.models.families import model_family
 from engine.pipeline import IntermediateStage, Stage, TargetStage
 from engine.tasks.spec import TaskSpec
-from engine.train import Runtime, TrainResult, TrainTask, train_stage
+from engine.train import Runtime, TrainResult, TrainTask, resolve_device, train_stage
 from engine.workspace import CHECKPOINT_MARKER, Workspace
 
 
@@ -67,6 +69,36 @@ class StageEnvironment:
     record_score: Callable[[TargetStage, Score, bool], None]
     """Records one language's score (stage, score, reused) as soon as it exists."""
     should_stop: Callable[[], bool]
+
+    @classmethod
+    def for_run(
+        cls,
+        config: ExperimentConfig,
+        workspace: Workspace,
+        run_id: str,
+        emit_event: Callable[..., Any],
+        record_score: Callable[[TargetStage, Score, bool], None],
+        should_stop: Callable[[], bool],
+        device: str | None = None,
+    ) -> StageEnvironment:
+        """The environment of a run's stages on `device` (default: the
+        config's): the experiment's model family, its tokenizer (loaded now:
+        a model that cannot be loaded fails here) and the runtime. What a
+        worker process builds for itself, given the resolved config."""
+        family = model_family(config.model_family)
+        model_path = family.resolve(config.model, workspace)
+        return cls(
+            workspace=workspace,
+            runtime=Runtime(resolve_device(device or config.device), config.precision),
+            family=family,
+            model_path=model_path,
+            base_model=config.model,
+            tokenizer=family.tokenizer(model_path),
+            run_id=run_id,
+            emit_event=emit_event,
+            record_score=record_score,
+            should_stop=should_stop,
+        )
 
     @property
     def pad_id(self) -> int:
