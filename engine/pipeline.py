@@ -101,6 +101,8 @@ class TargetStage:
     seed: int
     languages: tuple[str, ...]
     reused: bool = False
+    splits: tuple[str, ...] = ("test",)
+    """The evaluation splits scored in every language (validation, test)."""
     target_kind: str = ""
     mode: str = TRAIN_THEN_EVALUATE
     """How it is run: engine.tasks.kinds' target mode of its kind."""
@@ -327,6 +329,7 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         target=target,
                         seed=seed,
                         languages=config.languages[target],
+                        splits=(task.eval_split,),
                         reused=result_exists(key),
                         target_kind=task.kind,
                         mode=mode,

@@ -238,12 +238,13 @@ def _target(stage: TargetStage, env: StageEnvironment) -> dict[str, Any]:
     strategy = load_kind(stage.target_task.kind).target
     run = strategy.prepare(stage, env)
     scores = []
-    for language in stage.languages:
-        if env.should_stop():
-            raise Cancelled("cancelled during zero-shot evaluation")
-        score = run.score(language)
-        scores.append(score)
-        env.record_score(stage, score, False)
+    for split in stage.splits:
+        for language in stage.languages:
+            if env.should_stop():
+                raise Cancelled("cancelled during zero-shot evaluation")
+            score = run.score(language, split)
+            scores.append(score)
+            env.record_score(stage, score, False)
     write_json_atomic(
         result_file,
         {

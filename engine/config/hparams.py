@@ -83,6 +83,18 @@ class StageHparams:
         ge=0,
         description="Evaluate on English validation every this many steps.",
     )
+    selection_examples: Annotated[Integer, Means(0, "all")] = Field(
+        default=0,
+        ge=0,
+        description="Model selection: English validation examples scored at "
+        "each check (the first N, the same at every check).",
+    )
+    patience: Annotated[Integer, Means(0, "no early stopping")] = Field(
+        default=0,
+        ge=0,
+        description="Stop training after this many checks without a better "
+        "validation score; the best checkpoint is kept.",
+    )
     log_every: Integer = Field(
         default=10,
         ge=1,

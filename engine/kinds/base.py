@@ -195,7 +195,9 @@ class TargetRun(Protocol):
     """What the stage reports when it ends (best step, layer, settings...):
     the `stage_end` event and result.json carry it."""
 
-    def score(self, language: str) -> Score: ...
+    def score(self, language: str, split: str) -> Score:
+        """Evaluate one language's `split` (validation or test)."""
+        ...
 
 
 class TargetStrategy(Protocol):

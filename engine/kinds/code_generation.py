@@ -149,9 +149,9 @@ class GenerationTarget:
             "limits": dataclasses.asdict(limits),
         }
 
-    def score(self, language: str) -> Score:
+    def score(self, language: str, split: str) -> Score:
         task, ctx, hp = self.stage.target_task, self.ctx, self.stage.hparams
-        records = ctx.records(task, task.eval_split, language)
+        records = ctx.records(task, split, language)
         if hp.max_eval_examples:
             records = records[: hp.max_eval_examples]
         completions = generate_completions(
@@ -164,14 +164,26 @@ class GenerationTarget:
         )
         scored = score_generations(records, completions, task, self.limits)
         folder = ctx.workspace.stage_generations(self.stage.key)
-        write_generations(folder / f"{language}.jsonl", completions, scored)
+        write_generations(
+            folder / generations_file(language, split, task.eval_split),
+            completions,
+            scored,
+        )
         return Score(
             language,
-            task.eval_split,
+            split,
             scored.metrics,
             len(records),
             extra={"generation": self.stage.generation.as_dict()},
         )
+
+
+def generations_file(language: str, split: str, default_split: str) -> str:
+    """<language>.jsonl for the task's own evaluation split (the name runs
+    before eval_splits kept), <language>.<split>.jsonl for another split."""
+    if split == default_split:
+        return f"{language}.jsonl"
+    return f"{language}.{split}.jsonl"
 
 
 def write_generations(path, completions: list[dict], scored) -> None:

@@ -263,9 +263,9 @@ class EmbeddingTarget:
         self.stage, self.ctx, self.encoder, self.layer = stage, ctx, encoder, layer
         self.summary = {"layer": layer, "trained": False}
 
-    def score(self, language: str) -> Score:
+    def score(self, language: str, split: str) -> Score:
         task, ctx = self.stage.target_task, self.ctx
-        records = ctx.records(task, task.eval_split, language)
+        records = ctx.records(task, split, language)
         source, target, gold = split_retrieval_records(records)
         metrics = evaluate_retrieval(
             self.encoder,
@@ -278,7 +278,7 @@ class EmbeddingTarget:
             self.stage.hparams,
             ctx.runtime,
         )
-        return Score(language, task.eval_split, metrics, len(source))
+        return Score(language, split, metrics, len(source))
 
 
 class RetrievalKind(Kind):

@@ -64,12 +64,12 @@ class TrainedTarget:
     best_step: int
     summary: dict[str, Any] = field(default_factory=dict)
 
-    def score(self, language: str) -> Score:
+    def score(self, language: str, split: str) -> Score:
         task, hp, ctx = self.stage.target_task, self.stage.hparams, self.ctx
-        data = ctx.features(task, task.eval_split, language, hp, hp.max_eval_examples)
+        data = ctx.features(task, split, language, hp, hp.max_eval_examples)
         records = None
         if self.train_task.kind.scores_with_records:
-            records = ctx.records(task, task.eval_split, language)
+            records = ctx.records(task, split, language)
         metrics = evaluate(
             self.model,
             self.train_task,
@@ -82,7 +82,7 @@ class TrainedTarget:
         )
         return Score(
             language,
-            task.eval_split,
+            split,
             metrics,
             examples_scored(data),
             best_step=self.best_step,
