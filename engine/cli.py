@@ -77,6 +77,14 @@ def run(
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain progress lines even on a terminal.")
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="With --dry-run: the plan as JSON (every stage: kind, task, "
+            "seed, languages, splits, hyperparameters, key, reused).",
+        ),
+    ] = False,
     allow_code_execution: Annotated[
         bool,
         typer.Option(
@@ -89,6 +97,11 @@ def run(
     from engine.control import check_run_id, new_run_id
     from engine.launch import StartingRun, execute, prepare
 
+    if as_json and not dry_run:
+        raise InputError(
+            "--json: only with --dry-run (a run's progress as JSON is its "
+            "event stream, runs/<run id>/events.jsonl)"
+        )
     ws = Workspace.open(workspace)
     rid = check_run_id(run_id) if run_id else None
     # Whoever chose the id (the TUI) looks the run up by it: register it before
@@ -103,6 +116,9 @@ def run(
                 allow_code_execution=allow_code_execution,
                 starting=starting,
             )
+            if dry_run and as_json:
+                _print_plan_json(prepared)
+                return
             if dry_run:
                 _print_dry_run(prepared)
                 return
@@ -124,12 +140,43 @@ def run(
 
 def _print_dry_run(prepared) -> None:
     _print_plan(prepared)
+    for line in _split_coverage(prepared.config):
+        out.print(f"[dim]{escape(line)}[/dim]")
     for message in prepared.missing_data.values():
         err.print(f"[yellow]needs data:[/yellow] {escape(message)}")
     if prepared.config.is_code:
         _print_contamination(prepared.config)
     for message in prepared.notices:
         err.print(f"[yellow]before running:[/yellow] {escape(message)}")
+
+
+def _split_coverage(config) -> list[str]:
+    """Targets scored on a split in only some of their languages."""
+    lines = []
+    for target, splits in config.eval_splits.items():
+        task, chosen = config.task(target), config.languages[target]
+        for split in splits:
+            lacking = [lg for lg in chosen if not task.source.has(split, lg)]
+            if lacking and split != task.eval_split:
+                lines.append(
+                    f"{target}: {split} in {len(chosen) - len(lacking)} of "
+                    f"{len(chosen)} languages (none for {', '.join(lacking)})"
+                )
+    return lines
+
+
+def _print_plan_json(prepared) -> None:
+    """The plan for scripts: one object, every stage with what decides it."""
+    plan = prepared.plan
+    document = {
+        "name": prepared.config.name,
+        "model": prepared.config.model,
+        "summary": plan.summary(),
+        "stages": plan.as_records(detail=True),
+        "missing_data": dict(prepared.missing_data),
+        "notices": list(prepared.notices),
+    }
+    print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
 
 
 def _print_contamination(config) -> None:
@@ -170,10 +217,13 @@ def _print_plan(prepared) -> None:
         else:
             what = (
                 f"target        {stage.target} ← {stage.intermediate}  "
-                f"[{len(stage.languages)} languages]"
+                f"[{len(stage.languages)} languages · {', '.join(stage.splits)}]"
             )
+            pending = len(stage.pending)
             if stage.reused:
                 action = "reuse results"
+            elif stage.trains and stage.model_reused:
+                action = f"evaluate {pending} (kept model)"
             else:
                 action = stage.action
         table.add_row(str(i), what, str(stage.seed), action, stage.key[:12])
@@ -182,7 +232,8 @@ def _print_plan(prepared) -> None:
     out.print(
         f"{s['trainings']} trainings to run ({s['intermediate_trainings']} "
         f"intermediate, {s['target_trainings']} target); "
-        f"{s['reused_checkpoints']} checkpoints and "
+        f"{s['reused_checkpoints']} checkpoints, "
+        f"{s['reused_target_models']} target models and "
         f"{s['reused_target_results']} target results reused; "
         f"{s['retrieval_evaluations']} retrieval evaluations without training; "
         + (
@@ -190,7 +241,8 @@ def _print_plan(prepared) -> None:
             if s["generation_evaluations"]
             else ""
         )
-        + f"{s['evaluations']} zero-shot evaluations."
+        + f"{s['pending_evaluations']} of {s['evaluations']} zero-shot "
+        "evaluations to run."
     )
 
 
@@ -252,6 +304,25 @@ def results(
             "and the overall score.",
         ),
     ] = False,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="validation or test: the split the tables show (default: "
+            "validation when the run has validation results, else test; csv "
+            "and json: every split, each record naming its own).",
+        ),
+    ] = None,
+    select_on: Annotated[
+        str | None,
+        typer.Option(
+            "--select-on",
+            help="With --xtreme: add the row 'best per target', per task the "
+            "intermediate task with the best score on this split, shown with "
+            "its test scores. Only 'validation': choosing on test and "
+            "reporting test overstates the result.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Zero-shot results: one row per intermediate choice, one column per language."""
@@ -263,6 +334,7 @@ def results(
             f"--format: '{fmt}' is not one of {', '.join(report.FORMATS)}"
             f"{did_you_mean(fmt, report.FORMATS)}"
         )
+    _check_split_options(split, select_on, xtreme)
     store = Store(Workspace.open(workspace))
     all_records = store.results()
     if run is None:
@@ -296,51 +368,137 @@ def results(
             )
         records = [r for r in records if r["target"] == target]
         targets = [target]
+    if split is not None:
+        present = report.splits_in(records)
+        if split not in present:
+            raise InputError(
+                f"--split: run '{run}' has no {split} results"
+                + (f" for '{target}'" if target else "")
+                + f" (it has: {', '.join(present) or 'none'})"
+            )
     if xtreme:
-        _print_xtreme(records, run, fmt)
+        _print_xtreme(records, run, fmt, split, select_on)
         return
-    if fmt == "json":
-        sys.stdout.write(report.records_json(records) + "\n")
-        return
-    if fmt == "csv":
-        sys.stdout.write(report.records_csv(records))
+    if fmt in ("json", "csv"):
+        # Raw records, one per seed, language and split; --split keeps one.
+        rows = report.of_split(records, split) if split else records
+        if fmt == "csv":
+            sys.stdout.write(report.records_csv(rows))
+            return
+        provenance = (store.get_run(run) or {}).get("provenance")
+        rows = [{**r, "provenance": provenance} for r in rows]
+        sys.stdout.write(report.records_json(rows) + "\n")
         return
     status = (store.get_run(run) or {}).get("status", "")
     if fmt == "table":
         out.print(f"run {run} ({status})")
     for name in targets:
         order = REGISTRY[name].languages if name in REGISTRY else ()
-        table = report.pivot(records, name, order)
+        of_target = [r for r in records if r["target"] == name]
+        shown = split or report.default_split(of_target)
+        if not report.of_split(of_target, shown or ""):
+            have = ", ".join(report.splits_in(of_target))
+            out.print(f"{name}: no {shown} results (it has: {have})")
+            continue
+        table = report.pivot(of_target, name, order, split=shown)
+        how = report.split_caption(table.split, chosen_by_default=split is None)
         if fmt == "table":
-            out.print(report.render_rich(table))
+            out.print(report.render_rich(table, split_note=how))
         elif fmt == "markdown":
-            sys.stdout.write(report.render_markdown(table) + "\n")
+            note = f"{how}; change against the baseline"
+            sys.stdout.write(report.render_markdown(table, note=note) + "\n")
         else:
-            sys.stdout.write(report.render_latex(table) + "\n")
+            note = f"{how}; change against the baseline"
+            sys.stdout.write(report.render_latex(table, note=note) + "\n")
 
 
-def _print_xtreme(records: list[dict], run: str, fmt: str) -> None:
+def _check_split_options(
+    split: str | None, select_on: str | None, xtreme: bool
+) -> None:
+    from engine.report import SPLITS
+
+    if split is not None and split not in SPLITS:
+        raise InputError(
+            f"--split: '{split}' is not one of {', '.join(SPLITS)}"
+            f"{did_you_mean(split, SPLITS)}"
+        )
+    if select_on is None:
+        return
+    if select_on == "test":
+        raise InputError(
+            "--select-on test: refused. Choosing the best intermediate task on "
+            "test scores and then reporting those test scores overstates them "
+            "(the test set would be used for model selection); use "
+            "--select-on validation"
+        )
+    if select_on != "validation":
+        raise InputError(
+            f"--select-on: '{select_on}' is not a split to select on; expected "
+            "'validation'"
+        )
+    if not xtreme:
+        raise InputError("--select-on: applies to the XTREME table; add --xtreme")
+    if split is not None and split != "test":
+        raise InputError(
+            f"--select-on validation reports test scores; --split {split} "
+            "contradicts it (drop --split, or use --split test)"
+        )
+
+
+def _print_xtreme(
+    records: list[dict], run: str, fmt: str, split: str | None, select_on: str | None
+) -> None:
     from engine import report
-    from engine.xtreme_report import caption, xtreme_pivot
+    from engine import xtreme_report as xr
 
-    table = xtreme_pivot(records)
-    if not table.rows:
+    ours = [r for r in records if r["target"] in xr.xtreme.XTREME_TASKS]
+    if not ours:
         raise InputError(
             f"run '{run}' has no results for an XTREME target task "
             "(xnli, pawsx, udpos, panx, xquad, mlqa, tydiqa, bucc2018, tatoeba)"
         )
+    selection = None
+    if select_on is not None:
+        missing = xr.missing_for_selection(ours)
+        if missing:
+            raise InputError(
+                f"--select-on validation: run '{run}' has no "
+                f"{' and no '.join(missing)} results for its XTREME targets; "
+                "choosing needs both (score them with eval_splits = "
+                '["validation", "test"] in the config)'
+            )
+        table, selection = xr.best_per_target(ours)
+        if not selection.chosen:
+            raise InputError(
+                f"--select-on validation: no target of run '{run}' can be "
+                "chosen for: " + xr.selection_caption(selection).split("; ", 1)[-1]
+            )
+        how = report.split_caption(table.split)
+    else:
+        shown = split or report.default_split(ours) or ""
+        table = xr.xtreme_pivot(ours, shown)
+        how = report.split_caption(shown, chosen_by_default=split is None)
     if fmt in ("json", "csv"):
-        cells: list[dict[str, Any]] = [
-            {
+        cells: list[dict[str, Any]] = []
+        for (row, col), cell in table.cells.items():
+            item = {
                 "intermediate": row,
                 "column": col,
+                "split": table.split,
                 "mean": cell.mean,
                 "std": cell.std,
                 "delta": cell.delta,
                 "values": cell.values,
+                "covered": cell.coverage[0] if cell.coverage else None,
+                "of": cell.coverage[1] if cell.coverage else None,
+                "comparable": not cell.not_comparable,
+                "not_comparable": "; ".join(cell.not_comparable) or None,
             }
-            for (row, col), cell in table.cells.items()
-        ]
+            if selection is not None and row == xr.BEST:
+                item["chosen"] = cell.label or None
+                if fmt == "json":
+                    item["selected_on"] = xr.selection_record(selection, col)
+            cells.append(item)
         if fmt == "json":
             sys.stdout.write(json.dumps(cells, indent=1) + "\n")
         else:
@@ -354,14 +512,18 @@ def _print_xtreme(records: list[dict], run: str, fmt: str) -> None:
                 writer.writerow({**c, "values": " ".join(map(str, c["values"]))})
             sys.stdout.write(buf.getvalue())
         return
+    note = f"{how}; {xr.caption(table)}"
+    if selection is not None:
+        note += f"; {xr.selection_caption(selection)}"
     if fmt == "table":
-        rendered = report.render_rich(table)
-        rendered.caption = f"{caption(table)}; second line: change against the baseline"
-        out.print(rendered)
+        caption = f"{xr.caption(table)}; second line: change against the baseline"
+        if selection is not None:
+            caption += f"\n{xr.selection_caption(selection)}"
+        out.print(report.render_rich(table, caption=caption, split_note=how))
     elif fmt == "markdown":
-        sys.stdout.write(report.render_markdown(table, note=caption(table)) + "\n")
+        sys.stdout.write(report.render_markdown(table, note=note) + "\n")
     else:
-        sys.stdout.write(report.render_latex(table, note=caption(table)) + "\n")
+        sys.stdout.write(report.render_latex(table, note=note) + "\n")
 
 
 @app.command()

@@ -42,7 +42,13 @@ from engine.data.rows import manual_data_message
 from engine.errors import Cancelled, InputError
 from engine.events import EventWriter
 from engine.pipeline import Plan, make_plan
-from engine.runinfo import command_line, git_commit, host, package_versions
+from engine.runinfo import (
+    command_line,
+    git_commit,
+    host,
+    package_versions,
+    provenance,
+)
 from engine.store import Store
 from engine.workspace import Workspace
 
@@ -336,6 +342,7 @@ def execute(
         "precision": config.precision,
         "workspace": str(workspace.root),
         "plan": plan.summary(),
+        "provenance": provenance(config, runner.device_name, plan.data),
         **_code_run_fields(config),
         "stages_total": len(plan.stages),
         "stages_done": 0,

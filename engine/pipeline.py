@@ -19,7 +19,12 @@ config. engine.stages.execute_stage runs one.
 A stage's key is a hash of everything that determines its output, so a stage
 whose output already exists in the workspace is reused, not re-run: one
 intermediate checkpoint serves every target, and a second run of the same
-experiment trains nothing.
+experiment trains nothing. A target stage's key covers what makes its model
+(the starting checkpoint, the English training and validation data, the
+hyperparameters, the seed) and nothing of the languages it is scored in;
+each (split, language) evaluation has a key of its own, from the stage's key
+and that language's data. Adding a language, or editing one language's test
+file, costs one evaluation of the kept target model, not a training.
 
 Light module: planning needs no torch (the TUI and --dry-run use it).
 """
@@ -28,11 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import write_json_atomic
 from engine.config import BASELINE, ExperimentConfig, GenerationSettings, StageHparams
 from engine.data.loaders import data_fingerprint, has_split
 from engine.models.tiny import TINY_NAME, TINY_VERSION
@@ -47,7 +53,9 @@ from engine.tasks.spec import TaskSpec
 from engine.workspace import Workspace
 
 # Bump when a stage's code changes what it produces: old outputs stop matching.
-STAGE_CODE_VERSION = "2"  # 2: task kinds, per-task hyperparameters
+# 2: task kinds, per-task hyperparameters. 3: heads drawn from the stage's
+# seed, early stopping, evaluations keyed per (split, language).
+STAGE_CODE_VERSION = "3"
 
 # What a dry run says each kind of target stage does.
 _ACTIONS = {
@@ -93,6 +101,17 @@ class IntermediateStage:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """One (split, language) a target stage is scored on, keyed by the stage's
+    model and that language's data."""
+
+    split: str
+    language: str
+    key: str
+    done: bool = False  # its score is in the workspace
+
+
+@dataclass(frozen=True)
 class TargetStage:
     key: str
     intermediate: str  # a task name, or "baseline"
@@ -103,6 +122,12 @@ class TargetStage:
     reused: bool = False
     splits: tuple[str, ...] = ("test",)
     """The evaluation splits scored in every language (validation, test)."""
+    evaluations: tuple[Evaluation, ...] = ()
+    """Every (split, language) scored, split by split."""
+    model_reused: bool = False
+    """A trained target's model is kept in the workspace: nothing to train."""
+    keep_model: bool = True
+    """Keep the trained model (checkpoints/<key>/) for later evaluations."""
     target_kind: str = ""
     mode: str = TRAIN_THEN_EVALUATE
     """How it is run: engine.tasks.kinds' target mode of its kind."""
@@ -129,6 +154,15 @@ class TargetStage:
         """Keys of the stages whose outputs it needs (its checkpoint)."""
         return (self.intermediate_key,) if self.intermediate_key else ()
 
+    @property
+    def pending(self) -> tuple[Evaluation, ...]:
+        """The evaluations this run computes."""
+        return tuple(e for e in self.evaluations if not e.done)
+
+    @property
+    def will_train(self) -> bool:
+        return self.trains and not self.reused and not self.model_reused
+
 
 Stage = IntermediateStage | TargetStage
 
@@ -136,6 +170,9 @@ Stage = IntermediateStage | TargetStage
 @dataclass(frozen=True)
 class Plan:
     stages: tuple[Stage, ...]
+    data: Mapping[str, str] = field(default_factory=dict)
+    """The fingerprint of every data split the plan reads, by
+    "task/split/language" (a run's provenance)."""
 
     @property
     def trainings(self) -> int:
@@ -155,17 +192,23 @@ class Plan:
             "stages": len(self.stages),
             "trainings": self.trainings,
             "intermediate_trainings": sum(1 for s in inter if not s.reused),
-            "target_trainings": sum(1 for s in fresh if s.trains),
+            "target_trainings": sum(1 for s in fresh if s.will_train),
+            "reused_target_models": sum(
+                1 for s in fresh if s.trains and s.model_reused
+            ),
             "retrieval_evaluations": sum(1 for s in fresh if s.mode == EMBED_AND_SCORE),
             "generation_evaluations": sum(
                 1 for s in fresh if s.mode == GENERATE_AND_SCORE
             ),
             "reused_checkpoints": sum(1 for s in inter if s.reused),
             "reused_target_results": sum(1 for s in target if s.reused),
-            "evaluations": sum(len(s.languages) for s in target),
+            "evaluations": sum(len(s.evaluations) for s in target),
+            "pending_evaluations": sum(len(s.pending) for s in target),
         }
 
-    def as_records(self) -> list[dict]:
+    def as_records(self, detail: bool = False) -> list[dict]:
+        """A record per stage; with `detail`, also its hyperparameters, its
+        evaluations with their keys, and (intermediate) what it reads."""
         out = []
         for s in self.stages:
             rec: dict[str, Any] = {
@@ -184,13 +227,46 @@ class Plan:
                     intermediate=s.intermediate,
                     target=s.target,
                     languages=list(s.languages),
+                    splits=list(s.splits),
                 )
+            if detail:
+                rec.update(_detail(s))
             out.append(rec)
         return out
 
 
+def _detail(stage: Stage) -> dict[str, Any]:
+    hp = stage.hparams.as_dict() if stage.hparams else None
+    if isinstance(stage, IntermediateStage):
+        out: dict[str, Any] = {"members": list(stage.members), "hparams": hp}
+        if stage.sampling is not None:
+            out["sampling"] = {
+                "sampling": stage.sampling.sampling,
+                "cap": stage.sampling.cap,
+                "temperature": stage.sampling.temperature,
+            }
+        if len(stage.members) > 1:
+            out["member_hparams"] = {
+                m: h.as_dict()
+                for m, h in zip(stage.members, stage.member_hparams, strict=True)
+            }
+        return out
+    return {
+        "target_kind": stage.target_kind,
+        "action": stage.action,
+        "reads": list(stage.reads),
+        "hparams": hp,
+        "generation": stage.generation.as_dict() if stage.generation else None,
+        "model_reused": stage.model_reused,
+        "evaluations": [
+            {"split": e.split, "language": e.language, "key": e.key, "done": e.done}
+            for e in stage.evaluations
+        ],
+    }
+
+
 def _trains(stage: Stage) -> bool:
-    return isinstance(stage, IntermediateStage) or stage.trains
+    return isinstance(stage, IntermediateStage) or stage.will_train
 
 
 def stage_key(parts: dict) -> str:
@@ -198,23 +274,59 @@ def stage_key(parts: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def model_fingerprint(model: str) -> str:
-    """Identity of the starting weights: built-in version, folder, or hub id."""
+def model_fingerprint(model: str, workspace: Workspace | None = None) -> str:
+    """Identity of the starting weights: built-in version, a local folder's
+    content, or the hub id."""
     if model == TINY_NAME:
         return f"{TINY_NAME}:v{TINY_VERSION}"
     if model == TINY_CAUSAL_NAME:
         return f"{TINY_CAUSAL_NAME}:v{TINY_CAUSAL_VERSION}"
     folder = Path(model)
     if folder.is_dir():
-        digest = hashlib.sha256()
-        for f in sorted(folder.iterdir()):
-            if f.is_file():
-                stat = f.stat()
-                digest.update(f"{f.name}:{stat.st_size}".encode())
-                if f.suffix == ".json":
-                    digest.update(f.read_bytes())
-        return f"dir:{digest.hexdigest()[:16]}"
+        return f"dir:{folder_digest(folder, workspace)}"
     return f"hub:{model}"
+
+
+def folder_digest(folder: Path, workspace: Workspace | None) -> str:
+    """A hash of every file's name and content in a model folder: weights
+    retrained into the same folder (same names, same sizes) change it. Each
+    file's content hash is remembered in the workspace by (size, mtime,
+    inode), so a multi-gigabyte checkpoint is read once, not at every plan."""
+    memo_file = workspace.cache_root / "file-digests.json" if workspace else None
+    memo: dict[str, str] = {}
+    if memo_file is not None and memo_file.is_file():
+        try:
+            memo = json.loads(memo_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            memo = {}  # a damaged memo is only a cache
+    digest = hashlib.sha256()
+    changed = False
+    for f in sorted(folder.iterdir()):
+        if not f.is_file():
+            continue
+        stat = f.stat()
+        stamp = f"{f.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+        content = memo.get(stamp)
+        if content is None:
+            content = _file_sha256(f)
+            # This file's older stamps are stale: drop them.
+            prefix = f"{f.resolve()}:"
+            memo = {k: v for k, v in memo.items() if not k.startswith(prefix)}
+            memo[stamp] = content
+            changed = True
+        digest.update(f"{f.name}:{content}".encode())
+    if changed and memo_file is not None:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(memo_file, memo)
+    return digest.hexdigest()[:16]
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _hp(hp: StageHparams) -> dict:
@@ -258,7 +370,8 @@ def _trained_parts(config, task, hp, seed, fp) -> dict:
 
 def _embedding_parts(config, task, hp, seed, fp) -> dict:
     # Scored from the encoder as it is: no seed of its own, so the baseline's
-    # retrieval scores are computed once.
+    # retrieval scores are computed once. max_eval_examples is in each
+    # evaluation's key.
     return {"layer": hp.retrieval_layer, "max_seq_length": hp.max_seq_length}
 
 
@@ -281,15 +394,18 @@ _TARGET_KEY_PARTS: dict[str, Callable[..., dict]] = {
 
 
 def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
-    base = model_fingerprint(config.model)
+    base = model_fingerprint(config.model, workspace)
     stages: list[Stage] = []
     fp = _Fingerprints(config)
 
     def checkpoint_exists(key: str) -> bool:
         return workspace is not None and workspace.checkpoint_marker(key).is_file()
 
-    def result_exists(key: str) -> bool:
-        return workspace is not None and workspace.stage_result(key).is_file()
+    def evaluation_exists(key: str, evaluation_key: str) -> bool:
+        return (
+            workspace is not None
+            and workspace.stage_evaluation(key, evaluation_key).is_file()
+        )
 
     choices = ([BASELINE] if config.baseline else []) + list(config.intermediate)
     for seed in config.seeds:
@@ -312,15 +428,20 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                     "task": target,
                     "kind": task.kind,
                     "labels": task.labels,
-                    "eval_split": task.eval_split,
-                    "eval": {
-                        lg: fp(target, task.eval_split, lg)
-                        for lg in config.languages[target]
-                    },
                     "precision": config.precision,
                     **_TARGET_KEY_PARTS[mode](config, task, hp, seed, fp),
                 }
                 key = stage_key(parts)
+                splits = config.eval_splits.get(target) or (task.eval_split,)
+                evaluations = tuple(
+                    _evaluation(
+                        key, target, split, lang, hp, fp, evaluation_exists, mode
+                    )
+                    for split in splits
+                    for lang in config.languages[target]
+                    # A split is scored in the languages that have it.
+                    if split == task.eval_split or task.source.has(split, lang)
+                )
                 stages.append(
                     TargetStage(
                         key=key,
@@ -329,8 +450,12 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         target=target,
                         seed=seed,
                         languages=config.languages[target],
-                        splits=(task.eval_split,),
-                        reused=result_exists(key),
+                        splits=splits,
+                        evaluations=evaluations,
+                        model_reused=mode == TRAIN_THEN_EVALUATE
+                        and checkpoint_exists(key),
+                        keep_model=config.keep_target_models,
+                        reused=all(e.done for e in evaluations),
                         target_kind=task.kind,
                         mode=mode,
                         target_task=task,
@@ -340,7 +465,31 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
                         ),
                     )
                 )
-    return Plan(tuple(stages))
+    return Plan(
+        tuple(stages),
+        data={f"{t}/{sp}/{lg}": v for (t, sp, lg), v in fp.cache.items()},
+    )
+
+
+def _evaluation(key, target, split, language, hp, fp, exists, mode) -> Evaluation:
+    """One (split, language) of a target stage, keyed by the stage's model
+    (its key) and what decides this score: that language's data and how much
+    of it is read."""
+    parts = {
+        "stage": "evaluation",
+        "code": STAGE_CODE_VERSION,
+        "model": key,
+        "split": split,
+        "language": language,
+        "data": fp(target, split, language),
+        "max_eval_examples": hp.max_eval_examples,
+    }
+    if mode == EMBED_AND_SCORE and split != "validation":
+        # BUCC scores test at the threshold chosen on that language's
+        # validation corpus (engine.kinds.retrieval): it decides the score too.
+        parts["threshold_data"] = fp(target, "validation", language)
+    evaluation_key = stage_key(parts)
+    return Evaluation(split, language, evaluation_key, exists(key, evaluation_key))
 
 
 def _intermediate_stage(

@@ -5,6 +5,12 @@ zero-shot score (mean ± std over seeds) with its change against the baseline.
 Human formats (table, markdown, latex) show that pivot; machine formats (csv,
 json) give the raw records, one per seed and language, for pandas and friends.
 
+A table is of one evaluation split (validation or test) and says which; a
+pivot of records of two splits is refused. A result recorded as not
+comparable (`comparable: false`, with its reason in `not_comparable`) is
+marked with NOT_COMPARABLE in its cell and in every average that includes it,
+and the reasons are the table's footnotes.
+
 Light module: no torch.
 """
 
@@ -14,7 +20,7 @@ import csv
 import io
 import json
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +28,9 @@ from engine.config import BASELINE
 from engine.store import RESULT_KEYS
 
 FORMATS = ("table", "csv", "json", "markdown", "latex")
+SPLITS = ("validation", "test")
+# A plain character, so the mark survives NO_COLOR, copy-paste and CSV.
+NOT_COMPARABLE = "†"
 PERCENT_METRICS = (
     "accuracy",
     "f1",
@@ -39,6 +48,12 @@ PERCENT_METRICS = (
 class Cell:
     values: list[float]  # one per seed
     delta: float | None = None  # mean minus the baseline's mean
+    # Why the number is not comparable with others of its column (empty: it is).
+    not_comparable: tuple[str, ...] = ()
+    # (covered, of): an XTREME task's languages, or an aggregate's tasks; None
+    # when complete.
+    coverage: tuple[int, int] | None = None
+    label: str = ""  # what the cell stands for, e.g. the intermediate chosen
 
     @property
     def mean(self) -> float:
@@ -57,15 +72,86 @@ class Pivot:
     columns: list[str]  # languages, then "avg"
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
     run_ids: list[str] = field(default_factory=list)
+    split: str = ""  # the evaluation split every number of the table is on
 
     def cell(self, row: str, column: str) -> Cell | None:
         return self.cells.get((row, column))
 
+    def not_comparable_reasons(self) -> list[str]:
+        """The reasons of every marked cell, once each, in table order."""
+        return _ordered(
+            reason
+            for row in self.rows
+            for col in self.columns
+            for reason in (
+                self.cells[(row, col)].not_comparable
+                if (row, col) in self.cells
+                else ()
+            )
+        )
+
+
+def split_of(record: dict[str, Any]) -> str:
+    """A record's evaluation split. Records always carried one; a record
+    without it is from a store written before splits were recorded, when only
+    test sets were scored."""
+    return str(record.get("split") or "test")
+
+
+def splits_in(records: Iterable[dict[str, Any]]) -> list[str]:
+    """The splits present, in SPLITS order (then any other, first seen)."""
+    seen = _ordered(split_of(r) for r in records)
+    return [s for s in SPLITS if s in seen] + [s for s in seen if s not in SPLITS]
+
+
+def default_split(records: Iterable[dict[str, Any]]) -> str | None:
+    """The split a table shows when none is asked for: validation when there
+    are validation results, else test. Validation first because it is what
+    one compares and chooses on while developing; test numbers are looked at
+    deliberately (`--split test`), so no one tunes on them by accident."""
+    present = splits_in(records)
+    return present[0] if present else None
+
+
+def of_split(records: Iterable[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    return [r for r in records if split_of(r) == split]
+
+
+def not_comparable_reason(record: dict[str, Any]) -> str | None:
+    """The reason a record is not comparable, or None when it is."""
+    if record.get("comparable", True) is not False:
+        return None
+    reason = record.get("not_comparable")
+    return str(reason) if reason else "recorded as not comparable"
+
+
+def footnotes(table: Pivot) -> list[str]:
+    """Lines under a table: what the marks in its cells mean."""
+    return [
+        f"{NOT_COMPARABLE} not comparable: {r}" for r in table.not_comparable_reasons()
+    ]
+
 
 def pivot(
-    records: Sequence[dict[str, Any]], target: str, language_order: Sequence[str] = ()
+    records: Sequence[dict[str, Any]],
+    target: str,
+    language_order: Sequence[str] = (),
+    split: str | None = None,
 ) -> Pivot:
+    """The table of `target` on `split` (records of other splits are left
+    out). Without `split`, the records must be of one split: a table never
+    mixes validation and test numbers."""
     recs = [r for r in records if r["target"] == target]
+    if split is None:
+        present = splits_in(recs)
+        if len(present) > 1:
+            raise ValueError(
+                f"{target}: results of {' and '.join(present)} in one table; "
+                "choose one split"
+            )
+        split = present[0] if present else ""
+    else:
+        recs = of_split(recs, split)
     rows = baseline_first(r["intermediate"] for r in recs)
     seen_langs = _ordered(r["language"] for r in recs)
     langs = [lg for lg in language_order if lg in seen_langs]
@@ -77,12 +163,17 @@ def pivot(
         rows,
         [*langs, "avg"],
         run_ids=_ordered(r["run_id"] for r in recs),
+        split=split,
     )
     by_key: dict[tuple[str, str], dict[int, list[float]]] = {}
+    reasons: dict[tuple[str, str], list[str]] = {}
     for r in recs:
         by_key.setdefault((r["intermediate"], r["language"]), {}).setdefault(
             r["seed"], []
         ).append(float(r["value"]))
+        reason = not_comparable_reason(r)
+        if reason is not None:
+            reasons.setdefault((r["intermediate"], r["language"]), []).append(reason)
     for row in rows:
         per_seed_avg: dict[int, list[float]] = {}
         for lang in langs:
@@ -91,7 +182,8 @@ def pivot(
                 continue
             # Repeated records of one seed (several runs) count once, by their mean.
             values = [statistics.fmean(v) for _, v in sorted(seeds.items())]
-            table.cells[(row, lang)] = Cell(values)
+            marks = tuple(_ordered(reasons.get((row, lang), ())))
+            table.cells[(row, lang)] = Cell(values, not_comparable=marks)
             for seed, v in seeds.items():
                 per_seed_avg.setdefault(seed, []).append(statistics.fmean(v))
         complete = [
@@ -100,7 +192,11 @@ def pivot(
             if len(v) == len(langs)
         ]
         if complete:
-            table.cells[(row, "avg")] = Cell(complete)
+            # An average over a number that is not comparable is not either.
+            marks = tuple(
+                _ordered(m for lg in langs for m in reasons.get((row, lg), ()))
+            )
+            table.cells[(row, "avg")] = Cell(complete, not_comparable=marks)
     set_deltas(table)
     return table
 
@@ -147,22 +243,55 @@ def format_cell(
     text = f"{cell.mean * k:.1f}"
     if cell.std is not None:
         text += f"{pm}{cell.std * k:.1f}"
-    if with_delta and cell.delta is not None:
-        text += f" ({cell.delta * k:+.1f})"
+    return (
+        text
+        + cell_marks(cell)
+        + (f" ({cell.delta * k:+.1f})" if with_delta and cell.delta is not None else "")
+    )
+
+
+def cell_marks(cell: Cell) -> str:
+    """What follows a cell's number: its coverage "(3/15)", the intermediate
+    it stands for "[mnli]", and the not-comparable mark."""
+    text = ""
+    if cell.coverage is not None:
+        text += f" ({cell.coverage[0]}/{cell.coverage[1]})"
+    if cell.label:
+        text += f" [{cell.label}]"
+    if cell.not_comparable:
+        text += NOT_COMPARABLE
     return text
 
 
-def render_rich(table: Pivot):
+def split_caption(split: str, chosen_by_default: bool = False) -> str:
+    """Says which split a table is of, and how that split was chosen."""
+    if not split:
+        return ""
+    if chosen_by_default:
+        return f"{split} split (default: validation when present, else test)"
+    return f"{split} split"
+
+
+def render_rich(table: Pivot, caption: str = "", split_note: str = ""):
+    """The table for a terminal. `caption` replaces the default caption line;
+    `split_note` says how the split was chosen (default: its name)."""
     from rich.table import Table
     from rich.text import Text
 
     seeds = max((len(c.values) for c in table.cells.values()), default=0)
     title = f"{table.target} · {table.metric} · zero-shot"
+    if table.split:
+        title += f" · {table.split}"
     if seeds > 1:
         title += f" · mean±std over {seeds} seeds"
+    lines = [
+        split_note or split_caption(table.split),
+        caption or "second line: change against the baseline",
+        *footnotes(table),
+    ]
     out = Table(
         title=title,
-        caption="second line: change against the baseline",
+        caption="\n".join(x for x in lines if x),
         header_style="bold",
     )
     out.add_column(
@@ -202,8 +331,9 @@ def render_markdown(
 ) -> str:
     text_of = cell_text or _default_cell_text(table)
     header = ["intermediate", *table.columns]
+    split = f", {table.split} split" if table.split else ""
     lines = [
-        f"**{table.target}** ({table.metric}, zero-shot; {note})",
+        f"**{table.target}** ({table.metric}, zero-shot{split}; {note})",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * len(table.columns)) + "|",
@@ -211,6 +341,9 @@ def render_markdown(
     for row in table.rows:
         cells = [text_of(row, c) for c in table.columns]
         lines.append("| " + " | ".join([row, *cells]) + " |")
+    notes = footnotes(table)
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines) + "\n"
 
 
@@ -229,13 +362,15 @@ def render_latex(
             ("_", r"\_"),
             ("#", r"\#"),
             ("–", "--"),
+            (NOT_COMPARABLE, r"$^\dagger$"),
         ):
             text = text.replace(a, b)
         return text
 
     cols = "l" + "r" * len(table.columns)
+    split = f", {table.split} split" if table.split else ""
     lines = [
-        f"% {table.target}: {table.metric}, zero-shot; ({note})",
+        f"% {table.target}: {table.metric}, zero-shot{split}; ({note})",
         rf"\begin{{tabular}}{{{cols}}}",
         r"\toprule",
         " & ".join(["Intermediate", *map(esc, table.columns)]) + r" \\",
@@ -245,6 +380,8 @@ def render_latex(
         cells = [esc(text_of(row, c)).replace("±", r"$\pm$") for c in table.columns]
         lines.append(" & ".join([esc(row), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    # The footnotes print under the table, so the marks read in the paper too.
+    lines += [esc(note) + r"\\" for note in footnotes(table)]
     return "\n".join(lines) + "\n"
 
 

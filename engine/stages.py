@@ -188,7 +188,7 @@ def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, 
         for task, hp in zip(stage.member_tasks, stage.member_hparams, strict=True)
     ]
     model = env.family.training_model(
-        env.model_path, env.tokenizer, [(t.spec, t.kind) for t in tasks]
+        env.model_path, env.tokenizer, [(t.spec, t.kind) for t in tasks], stage.seed
     )
     # No best-step selection: the model trained to the end is the one kept.
     result = env.train(stage, model, tasks, stage.hparams, select_best=False)
@@ -203,7 +203,10 @@ def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, 
         "seed": stage.seed,
         "base_model": env.base_model,
         "steps": result.steps,
-        "validation_accuracy": result.best_score,
+        # The English validation metrics of the weights kept (the last step),
+        # per member: the paper's analysis of intermediate-task score against
+        # transfer gain reads them (Phang et al. 2020, section 5).
+        "validation": result.last_scores,
         "hparams": stage.hparams.as_dict(),
         "run_id": env.run_id,
         "created": time.time(),
@@ -226,32 +229,46 @@ def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, 
 
 
 def _target(stage: TargetStage, env: StageEnvironment) -> dict[str, Any]:
-    result_file = env.workspace.stage_result(stage.key)
-    # Also reused when an earlier stage of this run wrote it (the baseline's
-    # retrieval scores are the same for every seed).
-    if stage.reused or result_file.is_file():
-        saved = json.loads(result_file.read_text(encoding="utf-8"))
-        for score in saved["scores"]:
-            env.record_score(stage, Score.from_dict(score), True)
-        return {"best_step": saved.get("best_step"), "reused_from": saved.get("run_id")}
+    """Score every (split, language) of the stage whose score is not in the
+    workspace yet; scores that are (from an earlier run, or from an earlier
+    stage of this run: the baseline's retrieval scores are the same for every
+    seed) are recorded again as reused. The strategy's model is made only when
+    something is left to score."""
+    summary_file = env.workspace.stage_result(stage.key)
+    pending = []
+    for evaluation in stage.evaluations:
+        saved_file = env.workspace.stage_evaluation(stage.key, evaluation.key)
+        if saved_file.is_file():
+            saved = json.loads(saved_file.read_text(encoding="utf-8"))
+            score = Score.from_dict(saved["score"])
+            score.extra["computed_in_run"] = saved.get("run_id")
+            env.record_score(stage, score, True)
+        else:
+            pending.append(evaluation)
+    if not pending:
+        saved = (
+            json.loads(summary_file.read_text(encoding="utf-8"))
+            if summary_file.is_file()
+            else {}
+        )
+        return {
+            "best_step": saved.get("best_step"),
+            "reused_from": saved.get("run_id"),
+        }
     assert stage.target_task is not None
     strategy = load_kind(stage.target_task.kind).target
     run = strategy.prepare(stage, env)
-    scores = []
-    for split in stage.splits:
-        for language in stage.languages:
-            if env.should_stop():
-                raise Cancelled("cancelled during zero-shot evaluation")
-            score = run.score(language, split)
-            scores.append(score)
-            env.record_score(stage, score, False)
+    for evaluation in pending:
+        if env.should_stop():
+            raise Cancelled("cancelled during zero-shot evaluation")
+        score = run.score(evaluation.language, evaluation.split)
+        # Written as soon as it exists: a killed run keeps every finished score.
+        write_json_atomic(
+            env.workspace.stage_evaluation(stage.key, evaluation.key),
+            {"key": evaluation.key, "run_id": env.run_id, "score": score.as_dict()},
+        )
+        env.record_score(stage, score, False)
     write_json_atomic(
-        result_file,
-        {
-            "key": stage.key,
-            "run_id": env.run_id,
-            **run.summary,
-            "scores": [s.as_dict() for s in scores],
-        },
+        summary_file, {"key": stage.key, "run_id": env.run_id, **run.summary}
     )
     return dict(run.summary)

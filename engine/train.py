@@ -2,9 +2,17 @@
 
 AdamW with linear warm-up and decay, gradient accumulation and clipping,
 mixed precision through autocast, length-grouped batches with dynamic padding,
-evaluation on English validation every `eval_every` steps with the best step
-kept (model selection as in the X-STILTs protocol). One `step` event every
-`log_every` optimizer steps; a cancel request is honoured between steps.
+model selection on English validation: every `eval_every` steps the first
+`selection_examples` validation units are scored, the best step is kept, and
+training stops after `patience` checks without improvement. One `step` event
+every `log_every` optimizer steps; a cancel request is honoured between steps.
+
+Model selection follows jiant, the toolkit of Phang et al. 2020:
+jiant/proj/main/runscript.py `eval_every_steps`, `no_improvements_for_n_evals`
+(early stopping) and `eval_subset_num` (the first N cached validation
+features, jiant/shared/caching.py; its default and the X-STILTs runs used
+500); several tasks are compared on the mean of their primary metrics
+(jiant's EqualMetricAggregator).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,9 +56,15 @@ class TrainResult:
     steps: int
     best_step: int
     best_score: float | None
+    """The selection score (mean primary metric over the tasks) of the kept step."""
     seconds: float
     samples_per_second: float
     tokens_per_second: float
+    last_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per task: its validation metrics at the last check (the last step)."""
+    kept_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per task: its validation metrics at the step whose weights are kept."""
+    stopped_early: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,10 +189,22 @@ def train_stage(
     scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
     batches_per_epoch = math.ceil(sizes[0] / hp.batch_size)
     eval_every = hp.eval_every or max(1, batches_per_epoch // hp.grad_accum)
+    checked = [t for t in tasks if t.validation is not None]
+    if checked and steps // eval_every < 2:
+        emit(
+            "warning",
+            message=f"eval_every = {eval_every} leaves one validation check in "
+            f"{steps} steps: the kept step is the last one, not a selected one "
+            f"(set eval_every <= {max(1, steps // 2)})",
+        )
 
     best_score: float | None = None
     best_step = 0
     best_state: dict[str, torch.Tensor] | None = None
+    last_scores: dict[str, dict[str, float]] = {}
+    kept_scores: dict[str, dict[str, float]] = {}
+    checks_without_gain = 0
+    stopped_early = False
 
     step = 0
     epochs = [0] * len(tasks)
@@ -251,34 +277,34 @@ def train_stage(
             log_loss = 0.0
 
         if step % eval_every == 0 or step == steps:
-            for i, t in enumerate(tasks):
-                if t.validation is None:
-                    continue
-                metrics = evaluate(
-                    model,
-                    t,
-                    t.validation,
-                    t.validation_records,
-                    hp,
-                    runtime,
-                    pad_id,
-                    t.spec.train_language,
+            last_scores = {
+                t.name: validation_scores(model, t, hp, runtime, pad_id)
+                for t in checked
+            }
+            model.train()
+            if last_scores:
+                # Several tasks: the mean of their primary metrics, as jiant's
+                # EqualMetricAggregator.
+                score = float(
+                    np.mean([next(iter(m.values())) for m in last_scores.values()])
                 )
-                model.train()
-                metric, score = next(iter(metrics.items()))
-                improved = i == 0 and (best_score is None or score > best_score)
-                emit(
-                    "eval",
-                    task=t.name,
-                    language=t.spec.train_language,
-                    split="validation",
-                    metric=metric,
-                    value=round(score, 6),
-                    step=step,
-                    best=improved,
-                )
+                improved = best_score is None or score > best_score
+                for t in checked:
+                    metric, value = next(iter(last_scores[t.name].items()))
+                    emit(
+                        "eval",
+                        task=t.name,
+                        language=t.spec.train_language,
+                        split="validation",
+                        metric=metric,
+                        value=round(value, 6),
+                        step=step,
+                        best=improved,
+                    )
                 if improved:
                     best_score, best_step = score, step
+                    checks_without_gain = 0
+                    kept_scores = last_scores
                     if select_best and step != steps:
                         best_state = {
                             k: v.detach().to("cpu", copy=True)
@@ -286,19 +312,66 @@ def train_stage(
                         }
                     elif select_best:
                         best_state = None  # the final weights are the best ones
+                else:
+                    checks_without_gain += 1
+                if (
+                    select_best
+                    and hp.patience
+                    and checks_without_gain >= hp.patience
+                    and step < steps
+                ):
+                    emit(
+                        "warning",
+                        message=f"early stopping at step {step} of {steps}: "
+                        f"{checks_without_gain} checks without improvement "
+                        f"(patience {hp.patience}); keeping step {best_step}",
+                    )
+                    stopped_early = True
+                    break
 
     if select_best and best_state is not None:
         model.load_state_dict(best_state)
     seconds = time.perf_counter() - t_start
     seen_samples += log_samples
     seen_tokens += log_tokens
+    if not select_best:
+        kept_scores = last_scores  # the last step's weights are the ones kept
     return TrainResult(
         steps=step,
-        best_step=best_step if best_score is not None else step,
+        best_step=best_step if select_best and best_score is not None else step,
         best_score=best_score,
         seconds=seconds,
         samples_per_second=seen_samples / max(seconds, 1e-9),
         tokens_per_second=seen_tokens / max(seconds, 1e-9),
+        last_scores=last_scores,
+        kept_scores=kept_scores,
+        stopped_early=stopped_early,
+    )
+
+
+def validation_scores(
+    model: TaskModel,
+    task: TrainTask,
+    hp: StageHparams,
+    runtime: Runtime,
+    pad_id: int,
+) -> dict[str, float]:
+    """The task's metrics on its model-selection subset: the first
+    `selection_examples` validation units (all when 0), the same at every
+    check so checks are comparable."""
+    assert task.validation is not None
+    features = task.validation
+    if hp.selection_examples:
+        features = features.head(hp.selection_examples)
+    return evaluate(
+        model,
+        task,
+        features,
+        task.validation_records,
+        hp,
+        runtime,
+        pad_id,
+        task.spec.train_language,
     )
 
 

@@ -133,6 +133,11 @@ class Workspace:
         """A finished target stage's scores."""
         return self.stage_dir(key) / STAGE_RESULT
 
+    def stage_evaluation(self, key: str, evaluation_key: str) -> Path:
+        """One (split, language) score of a target stage, keyed by the
+        stage's model and that language's data (engine.pipeline.Evaluation)."""
+        return self.stage_dir(key) / "evaluations" / f"{evaluation_key}.json"
+
     def stage_generations(self, key: str) -> Path:
         """A code target stage's generated programs, a JSONL file per language."""
         return self.stage_dir(key) / "generations"

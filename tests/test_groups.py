@@ -124,19 +124,29 @@ def test_multi_task_stage_trains_both_heads_on_one_encoder(tmp_path):
     ws = tmp_path / "ws"
     out = run_engine("run", str(path), "--workspace", str(ws), "--plain")
     assert out.returncode == 0, out.stderr + out.stdout
-    (checkpoint,) = (ws / "checkpoints").iterdir()
-    meta = json.loads((checkpoint / "xlt_stage.json").read_text())
+    metas = [
+        json.loads((c / "xlt_stage.json").read_text())
+        for c in (ws / "checkpoints").iterdir()
+    ]
+    # The intermediate checkpoint, and the kept target models (with a target).
+    (meta,) = [m for m in metas if "target" not in m]
     assert meta["members"] == ["demo-topic", "demo-trivia-qa"]
     events = [
         json.loads(line)
         for line in next((ws / "runs").iterdir()).joinpath("events.jsonl").open()
     ]
-    validated = {
-        e["task"]
+    checks = [
+        e
         for e in events
         if e["type"] == "eval" and e.get("stage", "").startswith("intermediate/")
-    }
-    assert validated == {"demo-topic", "demo-trivia-qa"}
+    ]
+    assert {e["task"] for e in checks} == {"demo-topic", "demo-trivia-qa"}
+    # The checkpoint records every member's English validation at the step
+    # that is kept (the last), not the best seen, nor the first member's only.
+    last = {e["task"]: e for e in checks if e["step"] == meta["steps"]}
+    assert set(meta["validation"]) == {"demo-topic", "demo-trivia-qa"}
+    for task, metrics in meta["validation"].items():
+        assert metrics[last[task]["metric"]] == pytest.approx(last[task]["value"])
     stage_end = [e for e in events if e["type"] == "stage_end"]
     assert [e["stage"] for e in stage_end][:2] == [
         "target/demo-xqa/from-baseline/seed1",

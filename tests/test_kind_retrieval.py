@@ -8,6 +8,8 @@ byte embeddings of near-copies are still each other's nearest neighbours.
 from __future__ import annotations
 
 import random
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,19 +17,28 @@ import pytest
 import torch
 from transformers import BertConfig
 
-from engine.config import StageHparams
+from engine.config import StageHparams, load_config
+from engine.data.records import load_records
+from engine.data.retrieval_pairs import count_unpaired, split_retrieval_records
+from engine.errors import InputError
 from engine.kinds import load_kind
+from engine.kinds.base import Score
 from engine.kinds.retrieval import (
+    EmbeddingTarget,
     default_layer,
+    device_knn,
     embed,
     evaluate_retrieval,
     resolve_layer,
 )
-from engine.metrics.retrieval import bucc_mine
+from engine.metrics.retrieval import bucc_f1, bucc_mine, exact_knn, l2_normalize
 from engine.models.loading import load_encoder, load_tokenizer
+from engine.store import Store
 from engine.tasks.kinds import kind_info
 from engine.train import Runtime
+from tests.conftest import run_engine
 from tests.kinds_support import fast_tiny_model, slow_tiny_model
+from tests.test_hub_loaders import hf_offline  # noqa: F401 (autouse: hub off)
 
 CPU = Runtime(torch.device("cpu"))
 HP = StageHparams(max_seq_length=128, batch_size=8)
@@ -295,3 +306,266 @@ def test_the_kind_is_registered_and_has_no_training():
     assert not kind_info("retrieval").trains_on_target
     with pytest.raises(TypeError, match="evaluate_retrieval"):
         kind.make_head(128, TATOEBA, 0.1, "mean")
+
+
+# -- BUCC as XTREME scores it: full corpora, the threshold from validation ----
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+BUCC_RELEASE = FIXTURES / "bucc2018"  # tests/fixtures/build_bucc_fixtures.py
+XTREME_MIRROR = FIXTURES / "hub" / "google" / "xtreme"
+
+
+def bucc_task(tmp_path, data: str):
+    """The registered bucc2018 task as a config's [data.bucc2018] reads it."""
+    config = tmp_path / "bucc.toml"
+    config.write_text(
+        'model = "xlt-tiny"\nintermediate = []\ntargets = ["bucc2018"]\n'
+        '[languages]\nbucc2018 = ["de"]\n' + data,
+        encoding="utf-8",
+    )
+    return load_config(config).task("bucc2018")
+
+
+def bucc_target(task, encoder_and_tokenizer, hp=HP):
+    """The stage's EmbeddingTarget on the tiny model; `reads` counts which
+    splits it read."""
+    encoder, tokenizer = encoder_and_tokenizer
+    reads: list[str] = []
+
+    def records(task, split, language):
+        reads.append(split)
+        return load_records(task, split, language)
+
+    ctx = SimpleNamespace(records=records, tokenizer=tokenizer, runtime=CPU)
+    stage = SimpleNamespace(target_task=task, hparams=hp)
+    return EmbeddingTarget(stage, ctx, encoder, default_layer(encoder.config)), reads
+
+
+def gold_only_copy(folder: Path, release: str) -> None:
+    """The release's sentences in gold pairs only, as the hub's copy holds."""
+    src = BUCC_RELEASE / "de-en"
+    folder.mkdir(parents=True, exist_ok=True)
+    gold = (src / f"de-en.{release}.gold").read_text(encoding="utf-8")
+    keep = {i for line in gold.splitlines() for i in line.split("\t")}
+    for side in ("de", "en"):
+        lines = (src / f"de-en.{release}.{side}").read_text(encoding="utf-8")
+        kept = [ln for ln in lines.splitlines() if ln.split("\t")[0] in keep]
+        (folder / f"de-en.{release}.{side}").write_text(
+            "".join(f"{ln}\n" for ln in kept), encoding="utf-8"
+        )
+    (folder / f"de-en.{release}.gold").write_text(gold, encoding="utf-8")
+
+
+def test_bucc_release_folder_reads_every_sentence_of_both_releases(tmp_path):
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{BUCC_RELEASE}"\n')
+    for split, n_gold, n_side in (("validation", 8, 14), ("test", 8, 16)):
+        source, target, gold = split_retrieval_records(load_records(task, split, "de"))
+        assert (len(source), len(target), len(gold)) == (n_side, n_side, n_gold)
+        assert count_unpaired(source, target, gold) == (n_side - 8, n_side - 8)
+    first = load_records(task, "test", "de")[0]
+    assert first["id"] == "de-000000001" and first["side"] == "source"
+    assert first["gold"] == ["en-000000010"]  # de-en.training.gold, line 1
+
+
+def test_bucc_folder_as_xtreme_leaves_it_says_the_test_gold_is_missing(tmp_path):
+    # scripts/download_data.sh renames sample -> dev, training -> test and
+    # deletes test.gold.
+    folder = tmp_path / "bucc2018"
+    folder.mkdir()
+    for f in (BUCC_RELEASE / "de-en").iterdir():
+        renamed = f.name.replace("sample", "dev").replace("training", "test")
+        if renamed != "de-en.test.gold":
+            shutil.copy(f, folder / renamed)
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{folder}"\n')
+    assert len(load_records(task, "validation", "de")) == 28
+    with pytest.raises(InputError, match=r"de-en\.test\.gold.*training-gold"):
+        load_records(task, "test", "de")
+
+
+def test_bucc_test_score_takes_the_validation_threshold_unchanged(tmp_path, slow):
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{BUCC_RELEASE}"\n')
+    target, reads = bucc_target(task, slow)
+    dev = target.score("de", "validation")
+    test = target.score("de", "test")
+    assert reads == ["validation", "test"]  # validation mined once, not twice
+
+    # Validation reports its own optimum (XTREME's dev score).
+    assert dev.extra["threshold_from"] == "validation"
+    assert dev.metrics["f1"] == 1.0
+    # Test: dev's threshold, applied as it is.
+    assert test.extra["threshold_from"] == "validation"
+    assert test.extra["threshold"] == dev.metrics["threshold"]
+    assert test.metrics["threshold"] == dev.metrics["threshold"]
+    assert test.extra["comparable"] is True and "not_comparable" not in test.extra
+    assert test.n_examples == 16  # every German sentence, distractors too
+
+    # The test split's own optimum is another threshold, with a better F1
+    # than the one reported: choosing on test would flatter the score.
+    mined = target._mine("de", "test")
+    own = bucc_f1(mined.candidates, mined.corpus.gold)
+    assert own["threshold"] != test.metrics["threshold"]
+    assert own["f1"] > test.metrics["f1"]
+    assert test.metrics == bucc_f1(
+        mined.candidates, mined.corpus.gold, dev.metrics["threshold"]
+    )
+
+
+def test_bucc_distractors_lower_precision_and_a_gold_only_copy_is_flagged(
+    tmp_path, slow
+):
+    full_task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{BUCC_RELEASE}"\n')
+    full, _ = bucc_target(full_task, slow)
+    folder = tmp_path / "gold-only"
+    for release in ("sample", "training"):
+        gold_only_copy(folder, release)
+    gold_task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{folder}"\n')
+    gold_only, _ = bucc_target(gold_task, slow)
+
+    with_distractors = full.score("de", "test")
+    without = gold_only.score("de", "test")
+    assert without.metrics["precision"] > with_distractors.metrics["precision"]
+    assert without.extra["comparable"] is False
+    reason = without.extra["not_comparable"]
+    assert "only the gold pairs" in reason and "validation and test" in reason
+    assert with_distractors.extra["comparable"] is True
+
+
+def test_bucc_from_the_hub_copy_is_not_comparable(tmp_path, slow):
+    # The default source (google/xtreme "bucc18.de": gold pairs only), read
+    # from the fixture mirror in the hub's layout.
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{XTREME_MIRROR}"\n')
+    target, reads = bucc_target(task, slow)
+    score = target.score("de", "test")
+    assert reads == ["test", "validation"]  # the threshold still from validation
+    assert score.extra["threshold_from"] == "validation"
+    assert score.extra["comparable"] is False
+    assert (
+        "only the gold pairs, no distractor sentences"
+        in (score.extra["not_comparable"])
+    )
+    # As stored: result.json and results.jsonl carry Score.as_dict's keys.
+    stored = score.as_dict()
+    assert stored["comparable"] is False and stored["not_comparable"]
+    assert Score.from_dict(stored).extra == score.extra
+
+
+def test_bucc_without_a_validation_corpus_is_flagged(tmp_path, slow):
+    gold = BUCC_RELEASE / "de-en" / "de-en.training.gold"
+    task = bucc_task(tmp_path, f'[data.bucc2018.files]\ntest = {{ de = "{gold}" }}\n')
+    target, reads = bucc_target(task, slow)
+    score = target.score("de", "test")
+    assert reads == ["test"]
+    assert score.extra["threshold_from"] == "test"
+    assert score.extra["comparable"] is False
+    assert (
+        "threshold chosen on the test gold pairs themselves"
+        in (score.extra["not_comparable"])
+    )
+
+
+def test_bucc_cut_by_max_eval_examples_is_flagged(tmp_path, slow):
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{BUCC_RELEASE}"\n')
+    hp = StageHparams(max_seq_length=128, batch_size=8, max_eval_examples=10)
+    target, _ = bucc_target(task, slow, hp)
+    score = target.score("de", "test")
+    assert score.n_examples == 10
+    assert "first 10 sentences of each side" in score.extra["not_comparable"]
+
+
+def test_bucc_malformed_line_names_the_file_and_line(tmp_path):
+    folder = tmp_path / "bucc2018" / "de-en"
+    shutil.copytree(BUCC_RELEASE / "de-en", folder)
+    path = folder / "de-en.training.en"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace("\t", " ")  # id and sentence run together
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{folder.parent}"\n')
+    with pytest.raises(InputError) as error:
+        load_records(task, "test", "de")
+    assert str(error.value).startswith(f"{path}:3: expected id<TAB>sentence")
+
+    # As a user meets it (local files are parsed before a run starts): exit
+    # code 2, the file and line, no traceback, nothing written.
+    gold = folder / "de-en.training.gold"
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        'model = "xlt-tiny"\nintermediate = []\ntargets = ["bucc2018"]\n'
+        '[languages]\nbucc2018 = ["de"]\n'
+        f'[data.bucc2018.files]\ntest = {{ de = "{gold}" }}\n',
+        encoding="utf-8",
+    )
+    result = run_engine("run", str(config), "--workspace", str(tmp_path / "ws"))
+    assert result.returncode == 2
+    assert f"{path}:3: expected id<TAB>sentence" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "ws" / "runs").exists()
+
+
+def test_bucc_duplicate_sentence_id_names_the_line(tmp_path):
+    folder = tmp_path / "de-en"
+    shutil.copytree(BUCC_RELEASE / "de-en", folder)
+    path = folder / "de-en.sample.de"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.append(lines[0].split("\t")[0] + "\tanother sentence")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{folder}"\n')
+    with pytest.raises(InputError, match=rf"{path}:15: sentence id 'de-000000001'"):
+        load_records(task, "validation", "de")
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_device_search_finds_the_exact_neighbours(k):
+    rng = np.random.default_rng(0)
+    queries = l2_normalize(rng.standard_normal((50, 16)).astype(np.float32))
+    database = l2_normalize(rng.standard_normal((300, 16)).astype(np.float32))
+    sims, inds = device_knn(torch.device("cpu"), budget_bytes=4 * 300 * 7)(
+        queries, database, k
+    )
+    full = queries @ database.T
+    expected = np.argsort(-full, axis=1, kind="stable")[:, :k]
+    assert (inds == expected).all()
+    assert np.allclose(sims, np.take_along_axis(full, expected, axis=1), atol=1e-6)
+    assert (exact_knn(queries, database, k)[1] == expected).all()
+
+
+def test_exact_search_breaks_ties_towards_the_lower_index():
+    database = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]], np.float32)
+    queries = np.array([[1.0, 0.0]], np.float32)
+    assert exact_knn(queries, database, 2)[1].tolist() == [[0, 2]]
+
+
+def test_a_run_on_the_hub_copy_stores_the_flag_with_the_result(tmp_path):
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        'model = "xlt-tiny"\nintermediate = []\ntargets = ["bucc2018"]\n'
+        '[languages]\nbucc2018 = ["de"]\n'
+        f'[data.bucc2018]\npath = "{XTREME_MIRROR}"\n',
+        encoding="utf-8",
+    )
+    ws = tmp_path / "ws"
+    result = run_engine("run", str(config), "--workspace", str(ws))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = Store(ws / "xlt.json").results()
+    assert (record["target"], record["split"]) == ("bucc2018", "test")
+    assert record["comparable"] is False
+    assert "only the gold pairs" in record["not_comparable"]
+    assert record["threshold_from"] == "validation"
+    assert record["threshold"] == record["metrics"]["threshold"]
+
+
+def test_bucc_folder_without_the_sample_release_says_the_threshold_needs_it(
+    tmp_path, slow
+):
+    folder = tmp_path / "bucc2018" / "de-en"
+    folder.mkdir(parents=True)
+    for f in (BUCC_RELEASE / "de-en").glob("de-en.training.*"):
+        shutil.copy(f, folder / f.name)
+    task = bucc_task(tmp_path, f'[data.bucc2018]\npath = "{folder.parent}"\n')
+    target, _ = bucc_target(task, slow)
+    with pytest.raises(InputError) as error:
+        target.score("de", "test")
+    message = str(error.value)
+    assert "the test threshold is chosen on the validation ('sample') corpus" in (
+        message
+    )
+    assert "de-en.sample.{de,en,gold}" in message

@@ -80,10 +80,13 @@ def test_run_records_every_result_then_second_run_trains_nothing(experiment, wor
         "run_end",
     } <= types
     assert events[-1] == {**events[-1], "type": "run_end", "status": "finished"}
-    # Checkpoints are safetensors encoders without task heads.
+    # The intermediate checkpoint is a safetensors encoder without task heads;
+    # the two trained target models are kept with theirs.
     checkpoints = list((workspace / "checkpoints").iterdir())
-    assert len(checkpoints) == 1
-    assert (checkpoints[0] / "model.safetensors").is_file()
+    assert len(checkpoints) == 3
+    assert all((c / "model.safetensors").is_file() for c in checkpoints)
+    with_heads = [c for c in checkpoints if (c / "heads.safetensors").is_file()]
+    assert len(with_heads) == 2
 
     dry = run_engine("run", str(cfg), "--workspace", str(workspace), "--dry-run")
     assert dry.returncode == 0

@@ -1,7 +1,8 @@
-"""The eighteen X-STILTs tasks: registry, language lists, and their data read
-from hub mirrors (tests/fixtures/hub, the repositories' own layout and
-schemas; rebuilt by tests/fixtures/build_hub_fixtures.py) and from local files
-in the same row formats (tests/fixtures/local), into each kind's records."""
+"""The eighteen X-STILTs tasks: registry, language lists, the splits each
+target offers, and their data read from hub mirrors (tests/fixtures/hub, the
+repositories' own layout and schemas; rebuilt by
+tests/fixtures/build_hub_fixtures.py) and from local files in the same row
+formats (tests/fixtures/local), into each kind's records."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import json
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from engine.config import load_config, parse_config
 from engine.data.records import load_records
 from engine.data.retrieval_pairs import load_retrieval_pairs, split_retrieval_records
 from engine.errors import InputError
+from engine.pipeline import IntermediateStage, TargetStage, make_plan
 from engine.tasks import REGISTRY
 from tests.conftest import run_engine
 from tests.fixtures.build_hub_fixtures import ROWS
@@ -24,9 +27,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 HUB = FIXTURES / "hub"
 LOCAL = FIXTURES / "local"
 
-INTERMEDIATE = (
-    "anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag",
-    "mnli", "qqp", "squad", "squad_v2", "sst2",
+INTERMEDIATE = (  # the paper's nine (docs/PROTOCOL.md)
+    "anli_plus", "ccg", "commonsenseqa", "cosmosqa", "hellaswag",
+    "mnli", "qqp", "squad", "squad_v2",
 )  # fmt: skip
 TARGETS = {  # XTREME's language counts (Hu et al. 2020, Table 1)
     "xnli": 15, "pawsx": 7, "udpos": 33, "panx": 40, "xquad": 11,
@@ -66,7 +69,7 @@ def test_tasks_json_lists_all_eighteen_with_kind_languages_metric_source():
     result = run_engine("tasks", "--json")
     assert result.returncode == 0, result.stderr
     tasks = {t["name"]: t for t in json.loads(result.stdout)}
-    assert len(INTERMEDIATE) + len(TARGETS) == 19  # MNLI is XNLI's training data
+    assert len(INTERMEDIATE) + len(TARGETS) == 18
     for name in (*INTERMEDIATE, *TARGETS):
         task = tasks[name]
         assert task["kind"] and task["metric"] and task["source"], name
@@ -88,6 +91,15 @@ def test_tasks_json_lists_all_eighteen_with_kind_languages_metric_source():
     assert tasks["mlqa"]["data"]["configs"]["zh"] == "MLQA.zh.zh"
     assert tasks["xquad"]["data"]["splits"]["test"] == "validation"
     assert tasks["xquad"]["data"]["split_configs"]["train"] == "SQuAD"
+    assert tasks["udpos"]["data"]["split_languages"]["validation"][:2] == ["af", "ar"]
+    assert tasks["anli_plus"]["source"] == (
+        "hub:facebook/anli + hub:nyu-mll/glue + hub:stanfordnlp/snli"
+    )
+    assert tasks["anli_plus"]["data"]["split_parts"]["train"] == [
+        "anli",
+        "mnli",
+        "snli",
+    ]
     assert tasks["tydiqa"]["data"]["id_prefixes"]["sw"] == "swahili"
     assert tasks["tatoeba"]["data"]["configs"]["zh"] == "tatoeba.cmn"
     assert tasks["bucc2018"]["data"]["configs"]["ru"] == "bucc18.ru"
@@ -126,7 +138,7 @@ def test_language_lists_are_xtremes():
 
 EVAL_SPLITS = {
     "xnli": "test", "pawsx": "test", "udpos": "test", "panx": "test",
-    "xquad": "test", "mlqa": "test", "tydiqa": "validation",
+    "xquad": "test", "mlqa": "test", "tydiqa": "test",
     "bucc2018": "test", "tatoeba": "test",
 }  # fmt: skip
 
@@ -139,6 +151,46 @@ def test_targets_evaluate_where_xtreme_does(name):
         assert task.source.has(task.eval_split, lang), (name, lang)
     if task.kind != "retrieval":  # the English training and selection data
         assert task.source.has("train", "en") and task.source.has("validation", "en")
+
+
+def offered(name: str, split: str) -> set[str]:
+    task = REGISTRY[name]
+    return {lang for lang in task.languages if task.source.has(split, lang)}
+
+
+# Languages without a split, where the data have none (docs/PROTOCOL.md, "Splits").
+NO_VALIDATION = {
+    "xnli": set(), "pawsx": set(), "panx": set(), "bucc2018": set(),
+    "udpos": {"kk", "th", "tl", "yo"},  # UD v2.5: no dev file
+    "mlqa": set(),  # MLQA dev in every language (English: SQuAD v1.1 dev)
+    "xquad": set(REGISTRY["xquad"].languages) - {"en"},  # XQuAD has no dev set
+    "tydiqa": set(REGISTRY["tydiqa"].languages) - {"en"},  # its dev set is the test
+    "tatoeba": set(REGISTRY["tatoeba"].languages),  # one split
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(NO_VALIDATION))
+def test_targets_offer_validation_and_test_where_the_data_have_them(name):
+    languages = set(REGISTRY[name].languages)
+    assert offered(name, "test") == languages
+    assert offered(name, "validation") == languages - NO_VALIDATION[name]
+
+
+def test_mlqa_validation_is_mlqa_dev_except_english_selection_on_squad():
+    task = mirrored("mlqa", "google/xtreme")
+    assert [r["id"] for r in load_records(task, "validation", "de")] == ["ml-de-dev"]
+    assert [r["id"] for r in load_records(task, "validation", "ar")] == ["ml-ar-dev"]
+    assert [r["id"] for r in load_records(task, "validation", "en")] == ["sq-dev-1"]
+    assert [r["id"] for r in load_records(task, "test", "en")] == ["ml-en-1"]
+
+
+def test_xquad_has_no_dev_set_outside_english_selection():
+    task = mirrored("xquad", "google/xtreme")
+    assert load_records(task, "validation", "en")[0]["id"] == "sq-dev-1"
+    with pytest.raises(InputError, match=r"no 'validation' split in language 'de'"):
+        load_records(task, "validation", "de")
+    with pytest.raises(InputError, match=r"no 'train' split in language 'de'"):
+        load_records(task, "train", "de")
 
 
 # -- hub rows -> records, per adapter ----------------------------------------
@@ -254,11 +306,17 @@ def test_tydiqa_keeps_each_languages_rows_by_id_prefix():
     task = mirrored("tydiqa", "google/xtreme")
     train = load_records(task, "train", "en")
     assert [r["id"] for r in train] == ["english-111-1", "english-333-2"]
-    assert [r["id"] for r in load_records(task, "validation", "ar")] == ["arabic-666-1"]
-    (bengali,) = load_records(task, "validation", "bn")
+    assert [r["id"] for r in load_records(task, "test", "ar")] == ["arabic-666-1"]
+    (bengali,) = load_records(task, "test", "bn")
     assert bengali["answers"]["text"] == ["১৮৮৯"]
     with pytest.raises(InputError, match="no labelled examples"):
-        load_records(task, "validation", "sw")  # none in the fixture
+        load_records(task, "test", "sw")  # none in the fixture
+    # TyDiQA has training data in every language (XTREME uses the English).
+    assert [r["id"] for r in load_records(task, "train", "ar")] == ["arabic-222-1"]
+    # English selects on the English part of the same dev set, as jiant does.
+    assert [r["id"] for r in load_records(task, "validation", "en")] == [
+        "english-555-1"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -290,8 +348,13 @@ def test_tagging_rows_become_tokens_and_tag_indices(name, config, split, languag
 
 def test_udpos_languages_without_training_data_have_test_only():
     task = mirrored("udpos", "google/xtreme")
-    with pytest.raises(InputError, match=r"udpos\.Thai.*validation"):
+    with pytest.raises(
+        InputError,
+        match=r"task 'udpos' has no 'validation' split in language 'th' .*"
+        r"'th' has test\)",
+    ):
         load_records(task, "validation", "th")
+    assert load_records(task, "test", "th")[0]["tokens"] == ["แมว", "นอน"]
 
 
 def test_tatoeba_pairs_row_by_row():
@@ -592,3 +655,131 @@ def test_resolved_config_keeps_a_hub_revision():
     assert resolved["data"] == {"xnli": {"path": "facebook/xnli", "revision": "abc"}}
     assert "tasks" not in resolved
     assert parse_config(resolved, "experiment.toml").task("xnli") == cfg.task("xnli")
+
+
+# -- the paper's grid: sample_configs/xstilts_paper.toml -----------------------
+
+PAPER = Path(__file__).parent.parent / "sample_configs" / "xstilts_paper.toml"
+PAPER_TARGETS = (
+    "xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba",
+)  # fmt: skip
+# jiant's XTREME runs (docs/PROTOCOL.md): d_write_configs.sh --epochs and
+# --gradient_accumulation_steps, c_tokenize_and_cache.sh --max_seq_length.
+TARGET_HPARAMS = {  # target: (epochs, grad_accum, max_seq_length)
+    "xnli": (2, 8, 256), "pawsx": (5, 8, 256), "udpos": (10, 8, 256),
+    "panx": (10, 8, 256), "xquad": (2, 4, 384), "mlqa": (2, 4, 384),
+    "tydiqa": (2, 4, 384),
+}  # fmt: skip
+
+
+def test_paper_dry_run_plans_the_nine_all_nine_and_baseline_on_nine_targets():
+    result = run_engine("run", str(PAPER), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    # 10 intermediate trainings (nine + all-nine), 7 trained targets for each
+    # of 11 choices (baseline too), BUCC and Tatoeba scored without training.
+    assert "87 trainings to run (10 intermediate, 77 target)" in result.stdout
+    assert "22 retrieval evaluations without training" in result.stdout
+    # Per choice, each split in the languages that have it: XNLI 15x2,
+    # PAWS-X 7x2, UD-POS 33 test + 29 validation, PAN-X 40x2, XQuAD 11 test +
+    # English validation, MLQA 7x2, TyDiQA 9 test + English validation, BUCC
+    # 4x2, Tatoeba 36 test = 266; 11 choices.
+    assert "2926 zero-shot evaluations" in result.stdout
+    assert "xquad: validation in 1 of 11 languages" in result.stdout
+    assert "LDC2005T13" in result.stderr  # CCG: what to fetch
+
+
+def test_paper_plan_stages_in_order():
+    config = load_config(PAPER)
+    stages = make_plan(config, None).stages
+    intermediates = [s for s in stages if isinstance(s, IntermediateStage)]
+    assert [s.task for s in intermediates] == [*INTERMEDIATE, "all-nine"]
+    assert intermediates[-1].members == INTERMEDIATE
+    assert intermediates[-1].sampling.sampling == "proportional"
+    targets = [s for s in stages if isinstance(s, TargetStage)]
+    choices = ["baseline", *INTERMEDIATE, "all-nine"]
+    assert [(s.intermediate, s.target) for s in targets] == [
+        (choice, target) for choice in choices for target in PAPER_TARGETS
+    ]
+    assert config.model == "FacebookAI/xlm-roberta-large"
+    assert config.precision == "fp32" and config.seeds == (1,)
+    splits = {s.target: s.splits for s in targets if s.intermediate == "baseline"}
+    assert splits["xnli"] == ("validation", "test")
+    # Validation where a language has it: English only for XQuAD and TyDiQA.
+    assert splits["xquad"] == splits["tydiqa"] == ("validation", "test")
+    assert splits["tatoeba"] == ("test",)
+    xquad = next(s for s in targets if s.target == "xquad")
+    assert [e.language for e in xquad.evaluations if e.split == "validation"] == ["en"]
+
+
+@pytest.mark.parametrize("target", list(TARGET_HPARAMS))
+def test_paper_target_hyperparameters_are_jiants(target):
+    stages = make_plan(load_config(PAPER), None).stages
+    (hp,) = {
+        s.hparams for s in stages if isinstance(s, TargetStage) and s.target == target
+    }  # the same for every intermediate choice
+    epochs, grad_accum, length = TARGET_HPARAMS[target]
+    assert (hp.epochs, hp.grad_accum, hp.max_seq_length) == (epochs, grad_accum, length)
+    assert (hp.batch_size, hp.learning_rate, hp.warmup_ratio) == (4, 1e-5, 0.1)
+    assert (hp.eval_every, hp.patience, hp.selection_examples) == (1000, 30, 500)
+
+
+def test_paper_intermediate_and_retrieval_hyperparameters():
+    stages = make_plan(load_config(PAPER), None).stages
+    (hp,) = {s.hparams for s in stages if isinstance(s, IntermediateStage)}
+    assert (hp.epochs, hp.batch_size, hp.grad_accum) == (3, 4, 1)
+    assert (hp.learning_rate, hp.max_seq_length) == (1e-5, 256)
+    for target in ("bucc2018", "tatoeba"):
+        (hp,) = {
+            s.hparams
+            for s in stages
+            if isinstance(s, TargetStage) and s.target == target
+        }
+        assert (hp.max_seq_length, hp.retrieval_layer) == (512, 14)
+
+
+def uncommented_value_lines(text: str) -> list[str]:
+    """Lines that give a value without a comment after it. A value spread
+    over several lines would hide uncommented lines: every line that is not
+    blank, a comment or a [table] header must be one commented key = value."""
+    bad = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        body = stripped.split("#", 1)[0].strip()
+        if body.startswith("[") and body.endswith("]"):
+            continue
+        if "=" not in body or "#" not in stripped:
+            bad.append(line)
+            continue
+        try:  # the whole value is on this line, before its comment
+            tomllib.loads(body)
+        except tomllib.TOMLDecodeError:
+            bad.append(line)
+    return bad
+
+
+def leaf_values(table: dict) -> int:
+    return sum(leaf_values(v) if isinstance(v, dict) else 1 for v in table.values())
+
+
+def test_paper_config_comments_every_value_line():
+    text = PAPER.read_text(encoding="utf-8")
+    assert uncommented_value_lines(text) == []
+    # Every value the file holds sits on its own commented line.
+    key_lines = [
+        line for line in text.splitlines()
+        if "=" in line.split("#", 1)[0] and not line.lstrip().startswith("[")
+    ]  # fmt: skip
+    assert len(key_lines) == leaf_values(tomllib.loads(text))
+    # The check fails on an uncommented value, and on a value spread over lines.
+    assert uncommented_value_lines("seeds = [1]\n[train]\nbatch_size = 4  # d\n") == [
+        "seeds = [1]"
+    ]
+    assert uncommented_value_lines('targets = [  # the nine\n  "xnli",\n]\n') == [
+        "targets = [  # the nine",
+        '  "xnli",',
+        "]",
+    ]
+    # The old, unsupported claim that the paper trained in fp16 is gone.
+    assert "trained in fp16" not in text

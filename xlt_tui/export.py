@@ -4,7 +4,11 @@ row order (sort) and its mode (scores, or changes against the baseline). The
 XTREME table of a run is written the same way (its columns are tasks, group
 scores and the overall score).
 
-Files go to `<workspace>/exports/<run_id>-<target>-<mode>.<ext>` (target
+Every file names the view's evaluation split (CSV: a `split` column;
+Markdown, LaTeX, PNG: the caption or title) and carries the not-comparable
+marks with their reasons.
+
+Files go to `<workspace>/exports/<run_id>-<target>-<split>-<mode>.<ext>` (target
 "xtreme" for the XTREME table); writing again replaces them (atomically: a
 reader never sees half a file).
 
@@ -40,7 +44,8 @@ def export_path(workspace: Workspace | Path, view: View, ext: str) -> Path:
     """Where `view` is written as `ext` in the workspace (or its root)."""
     if not isinstance(workspace, Workspace):
         workspace = Workspace(Path(workspace))
-    stem = "-".join(_safe(x) for x in (view.run_id, view.target, view.mode))
+    parts = (view.run_id, view.target, view.split, view.mode)
+    stem = "-".join(_safe(x) for x in parts if x)
     return workspace.export_file(f"{stem}.{ext}")
 
 
@@ -76,12 +81,16 @@ def export_all(view: View, workspace: Workspace | Path) -> list[Path]:
 
 def to_csv(view: View) -> str:
     """One line per row of the view, one column per column of the view, plus
-    `quantity` (score or delta: in delta mode the baseline row holds scores).
-    Numbers are the view's, in its units (percent for accuracy-like metrics),
-    unrounded; a cell without a value is empty."""
+    `quantity` (score or delta: in delta mode the baseline row holds scores),
+    `split` (the evaluation split of every number) and `marks`: what the
+    view's cell texts add to a number (an XTREME task's coverage "(3/15)",
+    the not-comparable mark with its reason), per column. Numbers are the
+    view's, in its units (percent for accuracy-like metrics), unrounded; a
+    cell without a value is empty."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["intermediate", "quantity", *view.columns])
+    writer.writerow(["intermediate", "quantity", *view.columns, "split", "marks"])
+    table = view.table
     for row in view.rows:
         quantity = DELTA if view.shows_change(row) else SCORE
         cells = []
@@ -90,7 +99,17 @@ def to_csv(view: View) -> str:
             cells.append(
                 "" if value is None else repr(round(value * view.scales[col], 6))
             )
-        writer.writerow([row, quantity, *cells])
+        marks = []
+        for col in view.columns:
+            cell = table.cell(row, col) if table else None
+            suffix = view.suffixes.get((row, col), "").strip()
+            if cell is None or not suffix:
+                continue
+            why = "; ".join(cell.not_comparable)
+            marks.append(
+                f"{col}: {suffix}" + (f" not comparable: {why}" if why else "")
+            )
+        writer.writerow([row, quantity, *cells, view.split, " | ".join(marks)])
     return buf.getvalue()
 
 
@@ -185,10 +204,14 @@ def write_png(view: View, path: Path, dpi: int = 200) -> None:
     bar.ax.tick_params(labelsize=7)
     what = "change against the baseline" if view.mode == DELTA else "zero-shot score"
     title = f"{_table(view).target} · {view.metric} · {what}"
+    if view.split:
+        title += f" · {view.split} split"
     subtitle = f"run {view.run_id}"
     if isinstance(view, XtremeView):
         subtitle += f" · {view.caption}"
     if view.filtered:
         subtitle += " · avg over the languages shown"
+    if view.footnotes:
+        subtitle += " · " + " · ".join(view.footnotes)
     ax.set_title(f"{title}\n{subtitle}", fontsize=9)
     fig.savefig(path, format="png", dpi=dpi)

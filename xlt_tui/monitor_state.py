@@ -479,9 +479,10 @@ def _describe_stage_end(e: dict[str, Any]) -> str:
         parts.append(f"in {duration(seconds)}")
     if e.get("best_step") is not None:
         parts.append(f"best step {e['best_step']}")
-    accuracy = _float(e.get("validation_accuracy"))
-    if accuracy is not None:
-        parts.append(f"validation {percent(accuracy)}")
+    # validation_accuracy: what earlier runs named it.
+    score = _float(e.get("validation_score", e.get("validation_accuracy")))
+    if score is not None:
+        parts.append(f"validation {percent(score)}")
     return " ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if parts[2:] else "")
 
 

@@ -16,6 +16,13 @@ reference every other row is read against. Rows without a value in the sort
 column go last either way. Hiding languages recomputes the average column over
 the languages still shown (a paper table of a subset averages that subset).
 
+Every grid is of one evaluation split (validation or test; `ViewState.split`,
+default: validation when the run has it, else test, as `xlt-engine results`),
+and says which in its title. A number recorded as not comparable carries
+report.NOT_COMPARABLE in its text (a character, so NO_COLOR keeps it) and its
+reason in the legend's note and the cell's detail; an XTREME task scored on
+some of its languages shows "(3/15)" and stays out of the aggregates.
+
 Light module: no torch, no textual. The exporters (xlt_tui.export) and the
 widgets read the same object, so a file written is the view on screen.
 """
@@ -31,7 +38,18 @@ from typing import Any, ClassVar
 from engine.config import BASELINE
 from engine.metrics import xtreme
 from engine.metrics.registry import task_metric
-from engine.report import Pivot, format_cell, metric_scale, pivot
+from engine.report import (
+    NOT_COMPARABLE,
+    Pivot,
+    cell_marks,
+    default_split,
+    footnotes,
+    format_cell,
+    metric_scale,
+    of_split,
+    pivot,
+    splits_in,
+)
 from engine.xtreme_report import METRIC as XTREME_METRIC
 from engine.xtreme_report import OVERALL, caption, xtreme_pivot
 
@@ -113,6 +131,10 @@ class Grid:
     title: str = ""
     vmin: float = 0.0
     vmax: float = 0.0
+    split: str = ""  # the evaluation split of every value
+    # What follows a cell's number: "(3/15)", "[mnli]", NOT_COMPARABLE.
+    suffixes: dict[Key, str] = field(default_factory=dict)
+    footnotes: tuple[str, ...] = ()  # what the marks mean, with their reasons
 
     def __post_init__(self) -> None:
         coloured = [
@@ -144,7 +166,11 @@ class Grid:
         k = self.scales.get(column, 1.0)
         digits = 1 if k == 100.0 else 3
         sign = "+" if self.shows_change(row) else ""
-        return f"{value * k:{sign}.{digits}f}"
+        return f"{value * k:{sign}.{digits}f}{self.suffixes.get((row, column), '')}"
+
+    def is_marked(self, row: str, column: str) -> bool:
+        """Whether the cell's number is recorded as not comparable."""
+        return self.suffixes.get((row, column), "").endswith(NOT_COMPARABLE)
 
     @property
     def stops(self) -> tuple[str, ...]:
@@ -198,7 +224,8 @@ class Grid:
         if self.empty:
             return "no values"
         middle = f" … {legend.mid} … " if legend.mid else " … "
-        return f"{legend.low}{middle}{legend.high}  {legend.caption}"
+        text = f"{legend.low}{middle}{legend.high}  {legend.caption}"
+        return "  ".join([text, *self.footnotes])
 
 
 # -- the heatmap of one run and target -------------------------------------------
@@ -214,6 +241,7 @@ class ViewState:
     hidden_languages: frozenset[str] = frozenset()
     sort_column: str | None = None  # a language or "avg"; None: the run's order
     descending: bool = True
+    split: str | None = None  # None: validation when there is, else test
 
     def toggled_mode(self) -> ViewState:
         return replace(self, mode=DELTA if self.mode == SCORE else SCORE)
@@ -249,6 +277,13 @@ class CellDetail:
     n_examples: int | None  # evaluation examples (summed over languages for avg)
     run_ids: tuple[str, ...]
     languages: tuple[str, ...] = ()  # the languages averaged (avg column only)
+    split: str = ""
+    not_comparable: tuple[str, ...] = ()  # reasons; empty: comparable
+
+    def marks_line(self) -> str:
+        return "  ".join(
+            f"{NOT_COMPARABLE} not comparable: {r}" for r in self.not_comparable
+        )
 
     def lines(self) -> list[str]:
         k = metric_scale(self.metric)
@@ -262,6 +297,8 @@ class CellDetail:
         if self.column == AVG and self.languages:
             where += f" over {', '.join(self.languages)}"
         first = f"{where} · {self.metric}{' ' + unit if unit else ''}"
+        if self.split:
+            first += f" · {self.split}"
         seeds = "  ".join(f"seed {s}: {fmt(v)}" for s, v in self.seeds)
         summary = f"mean {fmt(self.mean)}"
         if self.std is not None:
@@ -276,7 +313,8 @@ class CellDetail:
             summary += " · no baseline for this column"
         n = f"n_examples {self.n_examples}" if self.n_examples is not None else ""
         runs = f"run {', '.join(self.run_ids)}"
-        return [first, f"{seeds}", summary, " · ".join(x for x in (n, runs) if x)]
+        out = [first, f"{seeds}", summary, " · ".join(x for x in (n, runs) if x)]
+        return out + ([self.marks_line()] if self.not_comparable else [])
 
 
 @dataclass
@@ -354,6 +392,8 @@ class ResultsView(Grid):
             n_examples=n_examples,
             run_ids=tuple(run_ids),
             languages=languages,
+            split=self.split,
+            not_comparable=cell.not_comparable,
         )
 
     def cell_text(self, row: str, column: str) -> str:
@@ -387,6 +427,8 @@ def build_view(
     targets are ignored). A filter that would hide every language is ignored."""
     target = state.target or ""
     recs = [r for r in records if r.get("target") == target]
+    split = state.split if state.split in splits_in(recs) else default_split(recs)
+    recs = of_split(recs, split or "")
     seen = list(dict.fromkeys(r["language"] for r in recs))
     languages = [lg for lg in order if lg in seen]
     languages += [lg for lg in seen if lg not in languages]
@@ -394,7 +436,7 @@ def build_view(
     if len(shown) < len(languages):
         keep = set(shown)
         recs = [r for r in recs if r["language"] in keep]
-    table = pivot(recs, target, shown)
+    table = pivot(recs, target, shown, split=split)
 
     cells: dict[Key, _CellRecords] = {}
     for r in recs:
@@ -431,7 +473,10 @@ def build_view(
         reference_rows=frozenset({BASELINE})
         if delta_mode and has_baseline
         else frozenset(),
-        title=f"{target} · {table.metric}" if table.metric else target,
+        title=" · ".join(x for x in (target, table.metric, split) if x),
+        split=split or "",
+        suffixes=_suffixes(table),
+        footnotes=tuple(footnotes(table)),
         run_id=state.run_id or "",
         target=target,
         metric=table.metric,
@@ -442,6 +487,10 @@ def build_view(
         table=table,
         _cells=cells,
     )
+
+
+def _suffixes(table: Pivot) -> dict[Key, str]:
+    return {key: cell_marks(c) for key, c in table.cells.items() if cell_marks(c)}
 
 
 def _sorted_rows(
@@ -463,26 +512,34 @@ def build_overview(
     records: Sequence[Record],
     mode: str = SCORE,
     order_of: Callable[[str], Sequence[str]] = lambda target: (),
+    split: str | None = None,
 ) -> Grid:
     """Average over languages per target task (columns) and intermediate choice
-    (rows), for all the records given (one run's). A row missing a language of
-    a target has no average there (as in the heatmap's avg column)."""
+    (rows), for all the records given (one run's) on one split (`split` when
+    the run has it, else the default). A row missing a language of a target
+    has no average there (as in the heatmap's avg column)."""
+    split = split if split in splits_in(records) else default_split(records)
     by_target: dict[str, list[Record]] = {}
-    for r in records:
+    for r in of_split(records, split or ""):
         by_target.setdefault(r["target"], []).append(r)
     rows: list[str] = []
     values: dict[Key, float] = {}
     scales: dict[str, float] = {}
+    suffixes: dict[Key, str] = {}
+    notes: list[str] = []
     has_baseline = False
     for target, recs in by_target.items():
         table = pivot(recs, target, order_of(target))
         scales[target] = metric_scale(table.metric)
+        notes += [n for n in footnotes(table) if n not in notes]
         for row in table.rows:
             if row not in rows:
                 rows.append(row)
             cell = table.cell(row, AVG)
             if cell is None:
                 continue
+            if cell_marks(cell):
+                suffixes[(row, target)] = cell_marks(cell)
             if mode == DELTA and row != BASELINE:
                 if cell.delta is not None:
                     values[(row, target)] = cell.delta
@@ -501,7 +558,10 @@ def build_overview(
         reference_rows=frozenset({BASELINE})
         if mode == DELTA and has_baseline
         else frozenset(),
-        title="average over languages per target task",
+        title=f"average over languages per target task · {split}",
+        split=split or "",
+        suffixes=suffixes,
+        footnotes=tuple(notes),
     )
 
 
@@ -528,7 +588,8 @@ class XtremeDetail(CellDetail):
         if not self.seeds and self.values:  # seeds not told apart: values only
             k = metric_scale(self.metric)
             seeds = "per seed: " + "  ".join(f"{v * k:.1f}" for v in self.values)
-        return [first, seeds, summary, self.averages]
+        out = [first, seeds, summary, self.averages]
+        return out + ([self.marks_line()] if self.not_comparable else [])
 
 
 @dataclass
@@ -579,16 +640,39 @@ class XtremeView(Grid):
             over = f"its {len(langs)} languages ({', '.join(langs)})"
             text = f"{column}: mean over {over if langs else 'its languages'}"
             text += f" of {what}"
+            cell = self.table.cell(row, column) if self.table else None
+            if cell is not None and cell.coverage is not None:
+                covered, of = cell.coverage
+                text += (
+                    f"; partial: {covered} of XTREME's {of} languages, "
+                    "left out of group and overall scores"
+                )
             base = self.languages(BASELINE, column)
             if row != BASELINE and base and set(base) != set(langs):
                 text += f"; the baseline's: {len(base)} languages"
             return text
-        if column in xtreme.GROUPS:
-            members = xtreme.GROUPS[column]
-            return f"{column}: mean of the task scores of {', '.join(members)}"
-        if column == OVERALL:
-            return self.caption
+        if column in xtreme.GROUPS or column == OVERALL:
+            members = xtreme.GROUPS.get(column, xtreme.XTREME_TASKS)
+            used = [t for t in members if t in self.complete_tasks(row)]
+            what = (
+                f"{column}: mean of the task scores of {', '.join(members)}"
+                if column in xtreme.GROUPS
+                else self.caption
+            )
+            if len(used) < len(members):
+                what += f"; covers {len(used)}/{len(members)}: {', '.join(used)}"
+            return what
         return ""
+
+    def complete_tasks(self, row: str) -> list[str]:
+        """The row's tasks that enter its aggregates: every language, comparable."""
+        table = self.table
+        out = []
+        for task in self.tasks:
+            cell = table.cell(row, task) if table else None
+            if cell and cell.coverage is None and not cell.not_comparable:
+                out.append(task)
+        return out
 
     def missing(self, row: str, column: str) -> list[str]:
         """The tasks the row lacks for a group or overall cell."""
@@ -617,6 +701,10 @@ class XtremeView(Grid):
             if column == OVERALL and tasks != self.tasks:
                 continue  # this seed lacks a task: no overall score of its own
             cell = table.cell(row, column)
+            if column not in self.tasks and cell is not None:
+                mine = self.table.cell(row, column) if self.table else None
+                if mine is None or mine.coverage != cell.coverage:
+                    continue  # this seed's aggregate covers other tasks
             if cell is not None:
                 out.append((seed, cell.values[0]))
         return tuple(out)
@@ -645,6 +733,8 @@ class XtremeView(Grid):
             baseline=base.mean if base is not None and row != BASELINE else None,
             n_examples=None,
             run_ids=(self.run_id,),
+            split=self.split,
+            not_comparable=cell.not_comparable,
             averages=self.averages(row, column),
             values=tuple(cell.values),
         )
@@ -658,7 +748,8 @@ def _cell_text(view: ResultsView | XtremeView, row: str, column: str) -> str:
         if cell.delta is None:
             return MISSING
         k = metric_scale(view.metric)
-        return f"{cell.delta * k:+.1f}" if k == 100.0 else f"{cell.delta:+.3f}"
+        text = f"{cell.delta * k:+.1f}" if k == 100.0 else f"{cell.delta:+.3f}"
+        return text + cell_marks(cell)
     return format_cell(cell, view.metric, with_delta=False)
 
 
@@ -670,7 +761,7 @@ def _note(view: ResultsView | XtremeView) -> str:
         what = "change against the baseline, baseline row: score"
     else:
         what = "score"
-    return f"{what}; {stat}"
+    return f"{what}; {stat}"  # the split: the table's own caption says it
 
 
 def build_xtreme(
@@ -678,12 +769,16 @@ def build_xtreme(
     mode: str = SCORE,
     order_of: Callable[[str], Sequence[str]] = lambda task: (),
     run_id: str = "",
+    split: str | None = None,
 ) -> XtremeView:
-    """The XTREME table of one run's records (non-XTREME targets are ignored;
-    no rows when the run has none). Raises ValueError when a record lacks what
-    its task's score needs (a QA result without exact_match, say)."""
+    """The XTREME table of one run's records on one split (`split` when the
+    run has it, else the default; non-XTREME targets are ignored; no rows
+    when the run has none). Raises ValueError when a record lacks what its
+    task's score needs (a QA result without exact_match, say)."""
     recs = [r for r in records if r["target"] in xtreme.XTREME_TASKS]
-    table = xtreme_pivot(recs)
+    split = split if split in splits_in(recs) else default_split(recs)
+    recs = of_split(recs, split or "")
+    table = xtreme_pivot(recs, split)
     tasks = [c for c in table.columns if c in xtreme.XTREME_TASKS]
     languages: dict[Key, tuple[str, ...]] = {}
     for task in tasks:
@@ -716,7 +811,10 @@ def build_xtreme(
         reference_rows=frozenset({BASELINE})
         if delta_mode and has_baseline
         else frozenset(),
-        title=f"XTREME · {XTREME_METRIC}",
+        title=" · ".join(x for x in ("XTREME", XTREME_METRIC, split) if x),
+        split=split or "",
+        suffixes=_suffixes(table),
+        footnotes=tuple(footnotes(table)),
         run_id=run_id,
         caption=caption(table),
         tasks=tasks,

@@ -49,6 +49,11 @@ class ExperimentConfig:
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     allow_code_execution: bool = False
     allow_contamination: bool = False
+    eval_splits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per target: the evaluation splits it is scored on."""
+    eval_splits_chosen: tuple[str, ...] | None = None
+    """The file's eval_splits (None: each target's own split)."""
+    keep_target_models: bool = True
 
     def task(self, name: str) -> TaskSpec:
         return get_task(name, self.tasks)
@@ -103,6 +108,10 @@ class ExperimentConfig:
             out["allow_code_execution"] = True
         if self.allow_contamination:
             out["allow_contamination"] = True
+        if self.eval_splits_chosen is not None:
+            out["eval_splits"] = list(self.eval_splits_chosen)
+        if not self.keep_target_models:
+            out["keep_target_models"] = False
         if self.groups:
             out["groups"] = {
                 g.name: g.model_dump(mode="json", exclude={"name"})
@@ -111,7 +120,11 @@ class ExperimentConfig:
         overrides = {
             name: _data_table(task)
             for name, task in self.tasks.items()
-            if name in REGISTRY and task.source != REGISTRY[name].source
+            if name in REGISTRY
+            and (
+                task.source != REGISTRY[name].source
+                or task.train_languages != REGISTRY[name].train_languages
+            )
         }
         if overrides:
             out["data"] = overrides
@@ -128,6 +141,8 @@ def _data_table(task: TaskSpec) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": task.source.path}
         if task.source.revision:
             entry["revision"] = task.source.revision
+        if task.train_languages:  # translate-train from the hub's own splits
+            entry["train_languages"] = list(task.train_languages)
         return entry
     return {"files": task.source.detail()["files"]}
 

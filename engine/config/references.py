@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from engine.config.experiment import ExperimentConfig, TaskGroup
@@ -37,6 +38,12 @@ from engine.tasks.kinds import CAUSAL_LM, EMBED_AND_SCORE, ENCODER, kind_info
 from engine.tasks.spec import HubSource, LocalSource, ManualSource, Role, TaskSpec
 
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
+# Where XTREME's translate-train data lives (google-research/xtreme README,
+# "Translations"): XNLI, PAWS-X, SQuAD v1.1 (for XQuAD and MLQA), TyDiQA-GoldP.
+_TRANSLATIONS = (
+    " (XTREME publishes translate-train data: "
+    "https://console.cloud.google.com/storage/browser/xtreme_translations)"
+)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # What a task of each model family needs, for the one-family message.
 _FAMILY_NEEDS = {ENCODER: "an encoder with task heads", CAUSAL_LM: "a causal LM"}
@@ -82,6 +89,7 @@ class _Resolver:
         for name in f.targets:
             self.check_target(self.lookup(name, ("targets",)))
         languages = self.languages(f.languages, f.targets)
+        eval_splits = self.eval_splits(f.eval_splits, f.targets, languages)
         for name in f.train.tasks:
             self.lookup(name, ("train", "tasks", name))
         model = self.model(f.model)
@@ -108,6 +116,9 @@ class _Resolver:
             generation=f.generation,
             allow_code_execution=f.allow_code_execution,
             allow_contamination=f.allow_contamination,
+            eval_splits=eval_splits,
+            eval_splits_chosen=f.eval_splits,
+            keep_target_models=f.keep_target_models,
         )
 
     # -- roles, languages, groups, family -------------------------------------
@@ -154,6 +165,40 @@ class _Resolver:
             out[target] = chosen
         for target in targets:
             out.setdefault(target, get_task(target, self.tasks).languages)
+        return out
+
+    def eval_splits(
+        self, chosen: tuple[str, ...] | None, targets, languages
+    ) -> dict[str, tuple[str, ...]]:
+        """Per target, the splits it is scored on: the chosen ones it offers
+        in at least one of its chosen languages (each scored in the
+        languages that have it: XTREME has no XQuAD dev set but SQuAD's
+        English one, engine.tasks.qa), or its own split. A target that offers
+        none of the chosen splits is an error."""
+        out: dict[str, tuple[str, ...]] = {}
+        for target in targets:
+            task = get_task(target, self.tasks)
+            if chosen is None:
+                out[target] = (task.eval_split,)
+                continue
+            offered = tuple(
+                split
+                for split in chosen
+                if any(task.source.has(split, lang) for lang in languages[target])
+            )
+            if not offered:
+                have = [
+                    split
+                    for split in ("validation", "test")
+                    if any(task.source.has(split, lg) for lg in languages[target])
+                ]
+                raise ConfigProblem(
+                    ("eval_splits",),
+                    f"target '{target}' has no {' or '.join(chosen)} split in "
+                    "its chosen languages"
+                    + (f"; it offers {', '.join(have)}" if have else ""),
+                )
+            out[target] = offered
         return out
 
     def group(self, name: str, table: GroupTable) -> TaskGroup:
@@ -272,7 +317,8 @@ class _Resolver:
             )
         task = REGISTRY[name]
         if table.files is not None or isinstance(task.source, ManualSource):
-            return self.local_data(task, table, loc)
+            on_disk = self.local_data(task, table, loc)
+            return self.translated(on_disk, table.train_languages, loc)
         if not isinstance(task.source, HubSource):
             raise ConfigProblem(
                 loc, f"task '{name}' ships its own data; there is nothing to set"
@@ -296,7 +342,8 @@ class _Resolver:
                     f"'{source.path}' has none (drop 'revision')",
                 )
             source = dataclasses.replace(source, revision=table.revision)
-        return dataclasses.replace(task, source=source)
+        task = dataclasses.replace(task, source=source)
+        return self.translated(task, table.train_languages, loc)
 
     def local_data(self, task: TaskSpec, table: DataTable, loc: tuple) -> TaskSpec:
         """[data.<task>] files = {...}, or path = the folder of a manual task."""
@@ -375,7 +422,10 @@ class _Resolver:
                 )
         # Embedding kinds (retrieval) never train: no training file needed.
         trains = info.target_mode != EMBED_AND_SCORE
-        has_train = ("train", t.train_language) in files
+        training = self.training_languages(
+            files, t.train_languages, t.train_language, loc
+        )
+        has_train = bool(training)
         if trains and not has_train:
             raise ConfigProblem(
                 (*loc, "files"),
@@ -396,6 +446,7 @@ class _Resolver:
             roles=roles,
             metric=metric,
             train_language=t.train_language,
+            train_languages=training if training != (t.train_language,) else (),
             eval_split="test" if test_langs else "validation",
             description=f"Custom task from {self.file.name}",
             allows_no_answer=metric == "squad_v2",
@@ -407,7 +458,101 @@ class _Resolver:
             ),
         )
 
+    # -- translated training data ------------------------------------------------
+    def training_languages(
+        self,
+        files: Mapping[tuple[str, str], str],
+        chosen: tuple[str, ...] | None,
+        train_language: str,
+        loc: tuple,
+    ) -> tuple[str, ...]:
+        """The languages whose training files are concatenated: `chosen`
+        (train_languages), each with a file, or every language files.train
+        lists. A training file of a language left out is refused, not
+        silently ignored."""
+        listed = tuple(lang for split, lang in files if split == "train")
+        if chosen is None:
+            return listed
+        for lang in chosen:
+            if lang not in listed:
+                raise ConfigProblem(
+                    (*loc, "train_languages"),
+                    f"language '{lang}' has no training file in [{_dotted(loc)}."
+                    f"files.train]{did_you_mean(lang, listed)} (training files: "
+                    f"{', '.join(listed) or 'none'})",
+                )
+        for lang in listed:
+            if lang not in chosen:
+                raise ConfigProblem(
+                    (*loc, "files", "train", lang),
+                    f"'{lang}' has a training file but is not one of "
+                    f"train_languages ({', '.join(chosen)}); add it there or "
+                    "remove the file",
+                )
+        return chosen
+
+    def translated(
+        self, task: TaskSpec, chosen: tuple[str, ...] | None, loc: tuple
+    ) -> TaskSpec:
+        """A registered task trained on several languages' training data
+        (translate-train): local files per language, or the hub's own
+        per-language training splits (XNLI's machine-translated MultiNLI,
+        PAWS-X's machine-translated training pairs)."""
+        source = task.source
+        if isinstance(source, LocalSource):
+            training = self.training_languages(
+                source.files, chosen, task.train_language, loc
+            )
+        elif chosen is None:
+            return task
+        elif not isinstance(source, HubSource):
+            raise ConfigProblem(
+                (*loc, "train_languages"),
+                f"task '{task.name}' reads its training data from several "
+                "datasets in one language; give the translated training data as "
+                f'[data.{task.name}] files.train = {{ <language> = "<file>" }}',
+            )
+        else:
+            training = chosen
+            for lang in training:
+                self.hub_training_data(task, source, lang, loc)
+        if training in ((), (task.train_language,)):
+            return task
+        return dataclasses.replace(task, train_languages=training)
+
+    def hub_training_data(
+        self, task: TaskSpec, source: HubSource, lang: str, loc: tuple
+    ) -> None:
+        """The hub source holds `lang`'s own training data (not the training
+        language's read again under another name)."""
+        have = [lg for lg in source.configs if source.has("train", lg)]
+        if not source.has("train", lang):
+            raise ConfigProblem(
+                (*loc, "train_languages"),
+                f"task '{task.name}' has no '{lang}' training data on the hub"
+                f"{did_you_mean(lang, have)} (it has: {', '.join(have) or 'none'}); "
+                f'give it as [data.{task.name}] files.train.{lang} = "<file>"'
+                + _TRANSLATIONS,
+            )
+
+        def read(lg: str) -> tuple:
+            return (source.config_for("train", lg), source.id_prefix("train", lg))
+
+        if lang != task.train_language and read(lang) == read(task.train_language):
+            raise ConfigProblem(
+                (*loc, "train_languages"),
+                f"task '{task.name}' reads every language's training data from "
+                f"one {task.train_language} set on the hub ({source.path}, config "
+                f"{read(lang)[0]!r}): there is no translated copy to read for "
+                f"'{lang}'; give one as [data.{task.name}] files.train.{lang} = "
+                '"<file>"' + _TRANSLATIONS,
+            )
+
     def choice(self, value: str, choices: tuple, loc: tuple) -> str:
         if value not in choices:
             raise ConfigProblem(loc, not_one_of(value, choices))
         return value
+
+
+def _dotted(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)

@@ -44,6 +44,11 @@ BUILTIN_MODELS = ("xlt-tiny", "xlt-tiny-causal")  # encoder; causal LM for code
 DEVICES = ("auto", "cpu", "cuda", "mps")
 Precision = Literal["fp32", "bf16", "fp16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+EvalSplit = Literal["validation", "test"]
+EVAL_SPLITS: tuple[EvalSplit, ...] = get_args(EvalSplit)
+EvalSplits = Annotated[
+    tuple[EvalSplit, ...], STRING_AS_LIST, LISTED_ONCE, Field(min_length=1)
+]
 Sampling = Literal["proportional", "capped", "temperature"]
 SAMPLINGS: tuple[Sampling, ...] = get_args(Sampling)
 # The intermediate choice "no intermediate stage": its rows in every table are
@@ -102,6 +107,12 @@ class CustomTaskTable(Table):
         None, description="Languages evaluated (default: those with test files)."
     )
     train_language: Text = Field("en", description="The training data's language.")
+    train_languages: SomeNames | None = Field(
+        None,
+        description="Translated training data: the languages whose files.train "
+        "files are concatenated into the training data (default: every language "
+        "files.train lists; validation stays train_language's).",
+    )
     metric: Text | None = Field(None, description="What a score is.")
     roles: Roles | None = Field(
         None, description="intermediate and/or target (default: from the files)."
@@ -119,6 +130,11 @@ class DataTable(Table):
     )
     revision: Text | None = Field(None, description="A hub dataset's revision.")
     files: FilesTable | None = Field(None, description="Local files per split.")
+    train_languages: SomeNames | None = Field(
+        None,
+        description="Translate-train: the languages whose training data is "
+        "concatenated (the hub's, or files.train's; validation stays English).",
+    )
 
 
 class GroupTable(Table):
@@ -185,6 +201,19 @@ class ExperimentFile(Table):
     languages: dict[str, SomeNames] = Field(
         default_factory=dict,
         description="Per target: the languages to score (default: all of them).",
+    )
+    # Choices are compared on validation and test is scored for the final
+    # system only (the XTREME practice, Hu et al. 2020; their leaderboard
+    # takes test predictions of one system per submission).
+    eval_splits: EvalSplits | None = Field(
+        None,
+        description="Splits every target is scored on: validation and/or test "
+        "(default: each target's own, `xlt-engine tasks`).",
+    )
+    keep_target_models: Boolean = Field(
+        True,
+        description="Keep each trained target model, so a language added later "
+        "costs one evaluation, not a training (one model's size on disk each).",
     )
     seeds: Seeds = Field((42,), description="Every stage runs once per seed.")
     baseline: Boolean = Field(

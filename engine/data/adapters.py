@@ -30,6 +30,8 @@ Columns each format reads:
                      indices in the task's label order or tag names
     ccg              tokens [str] and tags [str]; or jiant's text / tags
                      columns, space-separated
+    text             text (mlm): one record per row; a .txt file's rows are its
+                     non-blank lines (engine.data.local_files)
     tatoeba, bucc    sentence pairs (engine.data.retrieval_pairs)
     humaneval, ...   code problems (engine.data.code_adapters)
 
@@ -328,6 +330,15 @@ def _ccg(row: Row, task: TaskSpec, language: str) -> dict:
 
 
 # --------------------------------------------------------------------------
+# Plain text (masked-language modelling)
+
+
+def _text(row: Row, task: TaskSpec, language: str) -> dict | None:
+    value = text(row, "text", allow_empty=True)
+    return {"text": value} if value.strip() else None
+
+
+# --------------------------------------------------------------------------
 # The table
 
 FORMATS: dict[str, RowFormat] = {
@@ -354,6 +365,7 @@ FORMATS: dict[str, RowFormat] = {
     ),
     "tagging": RowFormat(_tagging, ("tokens", "<label>"), checks_label_names=True),
     "ccg": RowFormat(_ccg),
+    "text": RowFormat(_text, ("text",)),
     "tatoeba": RowFormat(None, load_split=retrieval_records_of),
     "bucc": RowFormat(None, load_split=retrieval_records_of),
     **{

@@ -3,7 +3,7 @@ local file a run will need before it starts.
 
 `data_fingerprint` goes into checkpoint, stage and cache keys: a local file's
 sha256, a hub dataset's id, config, split and revision, a mirror's file
-listing. Light module.
+listing; for a source made of parts, each part's. Light module.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from engine.data.records import load_records
-from engine.tasks.spec import HubSource, LocalSource, TaskSpec
+from engine.data.rows import part_tasks
+from engine.tasks.spec import CompositeSource, HubSource, LocalSource, TaskSpec
 
 
 def has_split(task: TaskSpec, split: str, language: str) -> bool:
-    return task.source.has(split, language)
+    # A training split with translated data has every training language's.
+    langs = task.read_languages(split, language)
+    return all(task.source.has(split, lang) for lang in langs)
 
 
 def check_local_data(task: TaskSpec, splits: list[tuple[str, str]]) -> None:
@@ -29,13 +32,30 @@ def check_local_data(task: TaskSpec, splits: list[tuple[str, str]]) -> None:
 
 
 def data_fingerprint(task: TaskSpec, split: str, language: str) -> str:
-    """Content identity of one split: file hash, or hub path + config + revision."""
+    """Content identity of one split: file hash, or hub path + config + revision.
+    A training split of several languages (translated training data) is
+    identified by every language's part, so stage and tokenize-cache keys
+    change when any one translated file does."""
+    langs = task.read_languages(split, language)
+    if langs != (language,):
+        return "+".join(f"{lang}={_fingerprint(task, split, lang)}" for lang in langs)
+    return _fingerprint(task, split, language)
+
+
+def _fingerprint(task: TaskSpec, split: str, language: str) -> str:
     source = task.source
     if isinstance(source, LocalSource):
         path = source.files.get((split, language))
         if path is None:
             return f"{task.name}:{split}:{language}:missing"
         return f"sha256:{_file_sha256(path, _mtime(path))}"
+    if isinstance(source, CompositeSource):
+        # Every part, in order, and how its labels are mapped.
+        return "parts:" + ";".join(
+            f"{part.name}={data_fingerprint(part_task, split, language)}"
+            f"[{','.join(part_task.labels)}>{sorted(part.label_map.items())}]"
+            for part, part_task in part_tasks(task, split)
+        )
     assert isinstance(source, HubSource)
     # What is read: the config holding this split (xquad trains on SQuAD), the
     # rows kept (TyDiQA's languages share one config) and how rows are read.

@@ -1,4 +1,6 @@
-"""Read JSONL / JSON / CSV / TSV data files: (line number, record) pairs.
+"""Read JSONL / JSON / CSV / TSV / plain-text data files: (line number,
+record) pairs. A .txt file's record is one non-blank line, {"text": line}
+(masked-language modelling reads Wikipedia extracts and the like this way).
 
 Errors name the file and line, what was expected and the nearest valid value.
 Light module: the TUI and the config check use it without torch.
@@ -33,10 +35,12 @@ def read_records(
             yield from _json(path, shown)
         elif suffix in (".csv", ".tsv"):
             yield from _delimited(path, "\t" if suffix == ".tsv" else ",")
+        elif suffix == ".txt":
+            yield from _lines(path)
         else:
             raise InputError(
                 f"{shown}: unknown data format '{suffix}'; expected .jsonl, .json, "
-                ".csv or .tsv"
+                ".csv, .tsv or .txt"
             )
     except UnicodeDecodeError as exc:
         raise InputError(f"{shown}: not UTF-8 text ({exc.reason})") from None
@@ -90,3 +94,11 @@ def _delimited(path: Path, delimiter: str):
                     f"{len(reader.fieldnames)}"
                 )
             yield reader.line_num, record
+
+
+def _lines(path: Path):
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield line_no, {"text": line}

@@ -7,10 +7,24 @@ rows in the hub's format (`source_sentence`, `target_sentence`):
 
     tatoeba   row i pairs source sentence i with English sentence i
     bucc      one row per gold pair; source_lang / target_lang hold the BUCC
-              sentence ids ("de-000000001") where the copy has them. A `.gold`
-              file of the original BUCC 2018 release (xx-en.<split>.gold, with
-              xx-en.<split>.xx and .en beside it) reads the full corpora,
-              every unpaired sentence included.
+              sentence ids ("de-000000001") where the copy has them. Such a
+              copy (google/xtreme "bucc18.<xx>") has no unpaired sentences.
+
+The original BUCC 2018 release reads the full comparable corpora, every
+unpaired sentence (the distractors) included: xx-en.<release>.xx and
+xx-en.<release>.en ("id<TAB>sentence" per line) and xx-en.<release>.gold
+("xx id<TAB>en id" per line). Point [data.bucc2018] at it either way:
+
+    files = {test = {de = ".../de-en.training.gold"}, validation = {...}}
+    path = "<folder>"   the folder the release tarballs were unpacked in
+                        (bucc2018/de-en/de-en.sample.de, ...) or one flat
+                        folder of those files, as XTREME's download_data.sh
+                        leaves them ("sample" renamed "dev", "training"
+                        renamed "test")
+
+Split names as XTREME's: validation = the "sample" release, test = the
+"training" release (scripts/download_data.sh, download_bucc18; the shared
+task's own test release has no public gold).
 
 As records (what load_records returns for a retrieval task) both sides are one
 list, {"id", "text", "side"}, source records carrying "gold" (the ids of their
@@ -28,7 +42,7 @@ from pathlib import Path
 from engine.data.columns import text
 from engine.data.rows import RowError, describe, task_rows
 from engine.errors import InputError
-from engine.tasks.spec import LocalSource, ManualSource, TaskSpec
+from engine.tasks.spec import HubSource, LocalSource, ManualSource, TaskSpec
 
 _COLUMNS = ("source_sentence", "target_sentence")
 _BUCC_ID = re.compile(r"^[a-z]{2}-\d+$")
@@ -43,6 +57,14 @@ def load_retrieval_pairs(
         path = source.files.get((split, language))
         if path is not None and Path(path).suffix == ".gold":
             return _bucc_release(Path(path), language)
+    if (
+        isinstance(source, HubSource)
+        and task.row_format == "bucc"
+        and Path(source.path).is_dir()
+    ):
+        gold_file = bucc_release_gold(Path(source.path), split, language)
+        if gold_file is not None:
+            return _bucc_release(gold_file, language)
     builders = {"tatoeba": _tatoeba_pairs, "bucc": _bucc_pairs}
     if task.row_format not in builders:
         raise InputError(
@@ -145,7 +167,9 @@ def _bucc_pairs(rows, language: str):
 def _bucc_release(gold_file: Path, language: str):
     """The original BUCC 2018 files: xx-en.<split>.gold (source id<TAB>English
     id per line) with xx-en.<split>.xx and xx-en.<split>.en beside it (id<TAB>
-    sentence per line), every sentence of the comparable corpora."""
+    sentence per line), every sentence of the comparable corpora. The
+    sentence is kept as written, surrounding spaces stripped (XTREME's
+    read_sent2id strips each line)."""
     stem = gold_file.name[: -len(".gold")]
     sides = []
     for lang in (language, "en"):
@@ -155,8 +179,15 @@ def _bucc_release(gold_file: Path, language: str):
                 f"{gold_file}: the BUCC sentences '{path.name}' are not beside it "
                 f"(expected {stem}.{language} and {stem}.en in {gold_file.parent})"
             )
-        rows = _id_lines(path, "id<TAB>sentence")
-        sides.append([{"id": sid, "text": s} for _, (sid, s) in rows])
+        side: dict[str, str] = {}
+        for line, (sid, sentence) in _id_lines(path, "id<TAB>sentence"):
+            if sid in side:
+                raise InputError(
+                    f"{path}:{line}: sentence id {sid!r} appears twice; each "
+                    "line holds a sentence id of its own"
+                )
+            side[sid] = sentence
+        sides.append([{"id": k, "text": v} for k, v in side.items()])
     ids = [{r["id"] for r in side} for side in sides]
     gold = []
     for line, (src, tgt) in _id_lines(gold_file, "source id<TAB>English id"):
@@ -183,3 +214,62 @@ def _id_lines(path: Path, expected: str) -> Iterator[tuple[int, tuple[str, str]]
                     "tab-separated fields"
                 )
             yield line_no, (parts[0].strip(), parts[1].strip())
+
+
+# The BUCC 2018 release names of each split: the shared task's own, then
+# XTREME's renaming of them (scripts/download_data.sh: training -> test,
+# sample -> dev).
+BUCC_RELEASES = {"validation": ("sample", "dev"), "test": ("training", "test")}
+
+
+def bucc_release_gold(folder: Path, split: str, language: str) -> Path | None:
+    """The .gold file of one split of the BUCC 2018 release in `folder` (flat,
+    or in the tarballs' <xx>-en/ subfolder); None when the folder holds no
+    BUCC release at all (then it is read as a hub mirror). InputError when it
+    holds the release but not this split and language, or only its sentences."""
+    pair = f"{language}-en"
+    places = (folder, folder / pair)
+    for base in places:
+        for release in BUCC_RELEASES.get(split, ()):
+            sentences = base / f"{pair}.{release}.{language}"
+            if not sentences.is_file():
+                continue
+            gold = base / f"{pair}.{release}.gold"
+            if not gold.is_file():
+                raise InputError(
+                    f"{base}: '{sentences.name}' has no gold pairs beside it "
+                    f"(expected '{gold.name}'); XTREME's download_data.sh deletes "
+                    "the test gold, the BUCC 2018 '<xx>-en.training-gold' tarball "
+                    "holds it"
+                )
+            return gold
+    present = sorted(
+        p.name for base in places if base.is_dir() for p in base.glob("*-en.*.*")
+    )
+    if not present:
+        return None
+    names = " or ".join(
+        f"{pair}.{release}.{{{language},en,gold}}"
+        for release in BUCC_RELEASES.get(split, ("<release>",))
+    )
+    raise InputError(
+        f"{folder}: no BUCC 2018 {split} files for '{language}': expected {names} "
+        f"there or in {pair}/; found {', '.join(present[:8])}"
+        f"{' ...' if len(present) > 8 else ''}"
+    )
+
+
+def count_unpaired(
+    source: list[dict], target: list[dict], gold: Iterable[tuple[str, str]]
+) -> tuple[int, int]:
+    """Sentences of each side in no gold pair: BUCC's distractors. A copy
+    built from the gold pairs alone (the hub's) has none."""
+    paired_src: set[str] = set()
+    paired_tgt: set[str] = set()
+    for src, tgt in gold:
+        paired_src.add(src)
+        paired_tgt.add(tgt)
+    return (
+        sum(r["id"] not in paired_src for r in source),
+        sum(r["id"] not in paired_tgt for r in target),
+    )

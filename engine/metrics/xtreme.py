@@ -9,6 +9,12 @@ nine task scores and exists only when all nine are there; a group score exists
 only when all its tasks are there. Papers often print QA as "F1 / EM"
 separately, and some aggregate F1 only: pass ``qa="f1"`` for that.
 evaluate.py names the structured-prediction group "tagging".
+
+A task scored on some of its languages is *partial*: `covered_languages` says
+which of XTREME's it has. Partial tasks stay out of group and overall scores
+(`mean_of_complete`), which then say how many tasks they cover: a mean over
+three languages is not XTREME's task score, and an aggregate of such means
+would read as a benchmark number it is not.
 """
 
 from __future__ import annotations
@@ -139,3 +145,29 @@ def group_scores(task_scores: Mapping[str, float]) -> dict[str, float]:
         for group, tasks in GROUPS.items()
         if all(t in task_scores for t in tasks)
     }
+
+
+def covered_languages(task: str, languages: Iterable[str]) -> tuple[str, ...]:
+    """XTREME's languages of `task` among `languages`, in XTREME's order."""
+    _check_task(task)
+    have = set(languages)
+    return tuple(lang for lang in TASK_LANGUAGES[task] if lang in have)
+
+
+def is_complete(task: str, languages: Iterable[str]) -> bool:
+    """Whether `languages` include every language XTREME averages `task` over."""
+    return len(covered_languages(task, languages)) == len(TASK_LANGUAGES[task])
+
+
+def mean_of_complete(
+    task_scores: Mapping[str, float], complete: Iterable[str], of: Iterable[str]
+) -> tuple[float, tuple[str, ...]] | None:
+    """The mean score of the tasks of `of` that are in `complete`, and those
+    tasks; None when there is none. `of` is a group's tasks or all nine."""
+    done = set(complete)
+    tasks = tuple(t for t in of if t in done and t in task_scores)
+    for task in tasks:
+        _check_task(task)
+    if not tasks:
+        return None
+    return sum(float(task_scores[t]) for t in tasks) / len(tasks), tasks

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     Heads = list[tuple[TaskSpec, Any]]
 
 
+# Beside a kept target model's encoder: the weights of its task heads.
+TRAINED_HEADS = "heads.safetensors"
+
+
 class EncoderFamily:
     name = ENCODER
 
@@ -44,18 +48,35 @@ class EncoderFamily:
 
         return load_tokenizer(path)
 
-    def training_model(self, start: str, tokenizer, heads: Heads) -> Any:
-        """The encoder at `start` with a fresh head per (task, kind) (seeded:
-        heads start the same whatever ran before)."""
+    def training_model(self, start: str, tokenizer, heads: Heads, seed: int) -> Any:
+        """The encoder at `start` with a fresh head per (task, kind), drawn
+        from the stage's seed: heads start the same whatever ran before in
+        the process, and differ between seeds (the seed governs head init,
+        data order and dropout, as in jiant's runner, which seeds once per
+        run before building the model)."""
         import torch
 
         from engine.models.heads import TaskModel, pooling_for
         from engine.models.loading import load_encoder
 
-        torch.manual_seed(0)
-        model = TaskModel(load_encoder(start), pooling_for(tokenizer))
+        torch.manual_seed(seed)
+        if not any(getattr(kind, "reads_lm_head", False) for _, kind in heads):
+            model = TaskModel(load_encoder(start), pooling_for(tokenizer))
+            for task, kind in heads:
+                model.add_head(task, kind)
+            return model
+        # An mlm task (alone or in a group) trains the checkpoint's own LM
+        # head, on the encoder that shares its embeddings (engine.models.
+        # masked_lm); the other tasks get fresh heads on the same encoder.
+        from engine.models.masked_lm import load_masked_lm
+
+        lm = load_masked_lm(start)
+        model = TaskModel(lm.encoder, pooling_for(tokenizer))
         for task, kind in heads:
-            model.add_head(task, kind)
+            if getattr(kind, "reads_lm_head", False):
+                model.set_head(task.name, kind.make_lm_head(lm.lm_head))
+            else:
+                model.add_head(task, kind)
         return model
 
     def save_checkpoint(self, model, tokenizer, folder: Path) -> None:
@@ -63,6 +84,28 @@ class EncoderFamily:
         dropped (the target stage starts fresh ones)."""
         model.encoder.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
+
+    def save_trained(self, model, tokenizer, folder: Path) -> None:
+        """A trained target model: the encoder as a checkpoint, and its heads
+        (safetensors), so it can be evaluated again without training."""
+        from safetensors.torch import save_file
+
+        self.save_checkpoint(model, tokenizer, folder)
+        # Cloned: tied weights (an mlm head's bias and decoder bias) share
+        # memory, which safetensors refuses; loading fills both again.
+        heads = {
+            k: v.detach().cpu().clone().contiguous()
+            for k, v in model.heads.state_dict().items()
+        }
+        save_file(heads, str(folder / TRAINED_HEADS))
+
+    def trained_model(self, folder: str, tokenizer, heads: Heads) -> Any:
+        """A model saved by save_trained, its heads' weights restored."""
+        from safetensors.torch import load_file
+
+        model = self.training_model(folder, tokenizer, heads, seed=0)
+        model.heads.load_state_dict(load_file(str(Path(folder) / TRAINED_HEADS)))
+        return model
 
 
 class CausalLMFamily:
@@ -78,9 +121,9 @@ class CausalLMFamily:
 
         return load_causal_tokenizer(path)
 
-    def training_model(self, start: str, tokenizer, heads: Heads) -> Any:
+    def training_model(self, start: str, tokenizer, heads: Heads, seed: int) -> Any:
         """The whole LM at `start`; code tasks share its output layer (no
-        heads)."""
+        heads, so nothing is drawn from the seed here)."""
         from engine.models.causal import load_causal_lm
         from engine.models.heads import CausalLMModel
 
@@ -91,6 +134,12 @@ class CausalLMFamily:
         the tokenizer."""
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
+
+    def save_trained(self, model, tokenizer, folder: Path) -> None:
+        self.save_checkpoint(model, tokenizer, folder)
+
+    def trained_model(self, folder: str, tokenizer, heads: Heads) -> Any:
+        return self.training_model(folder, tokenizer, heads, seed=0)
 
 
 FAMILIES = {family.name: family for family in (EncoderFamily(), CausalLMFamily())}

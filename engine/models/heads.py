@@ -52,6 +52,12 @@ class TaskModel(nn.Module):
             self.hidden_size, task, self.dropout, self.pooling
         )
 
+    def set_head(self, task: str, head: nn.Module) -> None:
+        """A head built elsewhere: the mlm kind's wraps the checkpoint's own
+        LM head (engine.models.masked_lm), which shares the encoder's
+        embeddings, so it cannot be made from the hidden size alone."""
+        self.heads[_key(task)] = head
+
     def forward(self, task: str, batch: dict[str, torch.Tensor]):
         inputs = {k: batch[k] for k in ENCODER_INPUTS if k in batch}
         hidden = self.encoder(**inputs).last_hidden_state

@@ -116,6 +116,16 @@ KINDS: dict[str, KindInfo] = {
             extra_suffixes=(".gold",),
         ),
         KindInfo(
+            "mlm",
+            "engine.kinds.mlm:KIND",
+            ENCODER,
+            TRAIN_THEN_EVALUATE,
+            # Masked-token accuracy (perplexity is stored beside it).
+            metrics=("masked_accuracy",),
+            row_formats=("text",),
+            extra_suffixes=(".txt",),  # plain text, one record per line
+        ),
+        KindInfo(
             "code_generation",
             "engine.kinds.code_generation:KIND",
             CAUSAL_LM,

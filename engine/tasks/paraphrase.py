@@ -35,6 +35,8 @@ PAWSX = TaskSpec(
     source=HubSource(
         path="google-research-datasets/paws-x",
         configs={lang: lang for lang in PAWSX_LANGUAGES},
+        # Every language has validation and test (2,000 each); train is
+        # English plus machine translations (XTREME trains on English).
         splits={"train": "train", "validation": "validation", "test": "test"},
         text_fields=("sentence1", "sentence2"),
     ),

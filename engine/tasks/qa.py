@@ -11,6 +11,23 @@ train-v1.1 / dev-v1.1 files) and evaluated zero-shot; MLQA on its test split
 with context and question in the same language; XQuAD on its only split
 (the hub calls it validation); TyDiQA-GoldP trains on the English part of its
 training set and is evaluated on its dev set, XTREME's test set for it.
+
+Splits each target offers (validation: model selection in English, and
+numbers to tune on in the other languages; test: the reported numbers):
+
+    xquad   test in 11 languages; validation in English only (SQuAD v1.1
+            dev). XQuAD has no dev set: XTREME selects on nothing and jiant
+            on SQuAD v1.1 dev (its xtreme_runconfig_writer.py sets no
+            XQuAD test phase and scores XQuAD as "val").
+    mlqa    test and validation (MLQA dev) in 7 languages, except that the
+            English validation split is SQuAD v1.1 dev, which XTREME's
+            training data and jiant's model selection (squad_v1 val) are.
+            MLQA's own English dev set is not offered.
+    tydiqa  test (the GoldP dev set, XTREME's test set) in 9 languages;
+            validation in English only: the English part of that same dev
+            set, which is what jiant selects on (tydiqa_en val), so English
+            test is not held out from selection. TyDiQA-GoldP has no other
+            labelled split; XTREME trains a fixed budget and selects nothing.
 """
 
 from __future__ import annotations
@@ -97,6 +114,7 @@ XQUAD = TaskSpec(
         configs={lang: f"XQuAD.{lang}" for lang in XQUAD_LANGUAGES},
         splits={"train": "train", "validation": "validation", "test": "validation"},
         split_configs=SQUAD_V1_SPLITS,
+        split_languages={"train": ("en",), "validation": ("en",)},
         row_format="squad",
     ),
 )
@@ -114,11 +132,15 @@ MLQA = TaskSpec(
     "the same language; trained on SQuAD v1.1 (XTREME).",
     source=HubSource(
         # Configs "MLQA.<context lang>.<question lang>" (id, title, context,
-        # question, answers); splits test and validation.
+        # question, answers); splits test and validation (MLQA dev). English
+        # trains and selects on SQuAD v1.1; the other languages' validation
+        # is their MLQA dev set.
         path=XTREME_HUB,
         configs={lang: f"MLQA.{lang}.{lang}" for lang in MLQA_LANGUAGES},
         splits={"train": "train", "validation": "validation", "test": "test"},
         split_configs=SQUAD_V1_SPLITS,
+        pinned_languages=("en",),
+        split_languages={"train": ("en",)},
         row_format="squad",
     ),
 )
@@ -131,15 +153,19 @@ TYDIQA = TaskSpec(
     languages=TYDIQA_LANGUAGES,
     roles=("target",),
     metric="tydiqa",
-    eval_split="validation",
+    eval_split="test",
     description="TyDiQA-GoldP: information-seeking questions in 9 languages "
     "with the gold passage; English training set (XTREME).",
     source=HubSource(
         # One config "tydiqa" with every language (id, title, context,
-        # question, answers); the gold-passage dev set is XTREME's test set.
+        # question, answers), splits train and validation; the gold-passage
+        # dev set ("validation") is XTREME's test set. English selects on its
+        # English part, as jiant does (see the module's docstring).
         path=XTREME_HUB,
         configs={lang: "tydiqa" for lang in TYDIQA_LANGUAGES},
-        splits={"train": "train", "validation": "validation"},
+        splits={"train": "train", "validation": "validation", "test": "validation"},
+        # Training data in every language (XTREME trains on the English part).
+        split_languages={"validation": ("en",)},
         language_ids=TYDIQA_ID_PREFIXES,
         row_format="squad",
     ),

@@ -1,9 +1,10 @@
 """What a task is: plain data, no behaviour.
 
 A task names its kind (which head and metric it needs), its label set, its
-languages and where its data comes from: a dataset on the hub, local files
-(per split and language), or data the user must fetch by hand (`ManualSource`,
-with instructions). Loaders in engine.data read all of them; a task's
+languages and where its data comes from: a dataset on the hub, several hub
+datasets concatenated (`CompositeSource`), local files (per split and
+language), or data the user must fetch by hand (`ManualSource`, with
+instructions). Loaders in engine.data read all of them; a task's
 `row_format` names the adapter (engine.data.adapters) that turns one row of
 its dataset into the canonical record of its kind, so local files written in
 the hub dataset's own row format read exactly like the hub.
@@ -39,12 +40,16 @@ class HubSource:
 
     `configs` maps a language to the dataset config that holds it (XNLI has one
     config per language); `splits` maps xlt's split names to the dataset's.
-    `split_configs` pins the config of a split whatever the language: XTREME
-    trains XQuAD and MLQA on SQuAD v1.1, which google/xtreme holds as its
-    "SQuAD" config. `language_ids` keeps, for a language, only the rows whose
-    `id` starts with "<prefix>-" (TyDiQA-GoldP holds all languages in one
-    config, ids like "english-...-1"). `path` may be replaced by a local mirror
-    in the same layout (see the config file's [data.<task>] table).
+    `split_languages` lists, for a split that not every language has, the
+    languages that have it (UD POS: Thai, Tagalog and Yoruba have only test).
+    `split_configs` pins the config of a split, for the languages in
+    `pinned_languages` (every language when empty): XTREME trains XQuAD and
+    MLQA on SQuAD v1.1, which google/xtreme holds as its "SQuAD" config, and
+    selects on its English dev set. `language_ids` keeps, for a language,
+    only the rows whose `id` starts with "<prefix>-" (TyDiQA-GoldP holds all
+    languages in one config, ids like "english-...-1"). `path` may be
+    replaced by a local mirror in the same layout (see the config file's
+    [data.<task>] table).
 
     Datasets that publish only a loading script, which current `datasets`
     refuses to run, are read from their raw data files instead: `raw_file` is
@@ -66,6 +71,8 @@ class HubSource:
     revision: str | None = None
     row_format: str = ""
     split_configs: Mapping[str, str] = field(default_factory=dict)
+    pinned_languages: tuple[str, ...] = ()
+    split_languages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     language_ids: Mapping[str, str] = field(default_factory=dict)
     raw_file: str = ""
     raw_url: str = ""
@@ -80,18 +87,25 @@ class HubSource:
         return where + (" (raw files)" if self.raw_file else "")
 
     def has(self, split: str, language: str) -> bool:
-        return split in self.splits and language in self.configs
+        if split not in self.splits or language not in self.configs:
+            return False
+        return language in self.split_languages.get(split, (language,))
+
+    def _pinned(self, split: str, language: str) -> bool:
+        if split not in self.split_configs:
+            return False
+        return not self.pinned_languages or language in self.pinned_languages
 
     def config_for(self, split: str, language: str) -> str | None:
         """The dataset config that holds this split of this language."""
-        if split in self.split_configs:
+        if self._pinned(split, language):
             return self.split_configs[split]
         return self.configs.get(language)
 
     def id_prefix(self, split: str, language: str) -> str | None:
         """Rows to keep, by id prefix; None keeps all (a pinned split config
         is read whole)."""
-        if split in self.split_configs:
+        if self._pinned(split, language):
             return None
         return self.language_ids.get(language)
 
@@ -108,6 +122,12 @@ class HubSource:
             out["row_format"] = self.row_format
         if self.split_configs:
             out["split_configs"] = dict(self.split_configs)
+        if self.pinned_languages:
+            out["pinned_languages"] = list(self.pinned_languages)
+        if self.split_languages:
+            out["split_languages"] = {
+                split: list(langs) for split, langs in self.split_languages.items()
+            }
         if self.language_ids:
             out["id_prefixes"] = dict(self.language_ids)
         if self.raw_file:
@@ -174,15 +194,88 @@ class ManualSource(LocalSource):
 
 
 @dataclass(frozen=True)
+class SourcePart:
+    """One dataset of a source made of parts (`CompositeSource`)."""
+
+    name: str
+    source: HubSource
+    labels: tuple[str, ...] = ()
+    """The part's own label names in its index order (its ClassLabel's, checked
+    when read); empty: the task's labels."""
+    label_map: Mapping[str, str] = field(default_factory=dict)
+    """Part label name -> the task's label name, where they differ (FEVER-NLI's
+    SUPPORTS -> entailment); a name not listed is the task's own."""
+
+    def task_label(self, name: str) -> str:
+        return self.label_map.get(name, name)
+
+
+@dataclass(frozen=True)
+class CompositeSource:
+    """A task whose splits are several datasets concatenated, part after part
+    (ANLI+: SNLI, MNLI and ANLI rounds 1-3 as one training set).
+
+    `split_parts` names, for each of xlt's splits, the parts it concatenates;
+    each part reads its own split of that name (`part.source.splits`) with its
+    own columns, and a classification part's labels are mapped onto the
+    task's by name. `text_fields`, `label_field` and `row_format` describe the
+    combined rows, which is what local files given as [data.<task>] files
+    hold instead."""
+
+    parts: tuple[SourcePart, ...]
+    split_parts: Mapping[str, tuple[str, ...]]
+    text_fields: tuple[str, ...] = ()
+    label_field: str = "label"
+    row_format: str = ""
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.parts]
+        unknown = {n for ns in self.split_parts.values() for n in ns} - set(names)
+        if len(set(names)) != len(names) or unknown:
+            raise ValueError(f"parts {names}; split_parts names {sorted(unknown)}")
+
+    def parts_of(self, split: str) -> tuple[SourcePart, ...]:
+        """The parts `split` concatenates, in order."""
+        wanted = self.split_parts.get(split, ())
+        return tuple(p for name in wanted for p in self.parts if p.name == name)
+
+    def describe(self) -> str:
+        return " + ".join(f"hub:{p.source.path}" for p in self.parts)
+
+    def has(self, split: str, language: str) -> bool:
+        parts = self.parts_of(split)
+        return bool(parts) and all(p.source.has(split, language) for p in parts)
+
+    def detail(self) -> dict:
+        parts: dict = {}
+        for part in self.parts:
+            entry = part.source.detail()
+            if part.labels:
+                entry["labels"] = list(part.labels)
+            if part.label_map:
+                entry["label_map"] = dict(part.label_map)
+            parts[part.name] = entry
+        return {
+            "parts": parts,
+            "split_parts": {s: list(names) for s, names in self.split_parts.items()},
+        }
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     name: str
     kind: str
     labels: tuple[str, ...]
     languages: tuple[str, ...]
-    source: HubSource | LocalSource
+    source: HubSource | LocalSource | CompositeSource
     roles: tuple[str, ...] = ROLES
     metric: str = "accuracy"
     train_language: str = "en"
+    train_languages: tuple[str, ...] = ()
+    """Translated training data: the languages whose training files are read,
+    concatenated in this order, as the training split (translate-train; the
+    paper's translated intermediate data). Empty: `train_language`'s alone.
+    Validation, and with it model selection, stays `train_language`'s."""
     eval_split: str = "test"
     description: str = ""
     family: str = ""
@@ -219,6 +312,18 @@ class TaskSpec:
         return self.source.row_format
 
     @property
+    def training_languages(self) -> tuple[str, ...]:
+        """The languages whose training data a training split holds."""
+        return self.train_languages or (self.train_language,)
+
+    def read_languages(self, split: str, language: str) -> tuple[str, ...]:
+        """The languages' files that (split, language) reads: every training
+        language for the training split, else the language itself."""
+        if split == "train" and language == self.train_language:
+            return self.training_languages
+        return (language,)
+
+    @property
     def runs_generated_code(self) -> bool:
         """Scored by executing the programs a model generates (pass@k): only
         ever with the user's consent (allow_code_execution)."""
@@ -235,6 +340,11 @@ class TaskSpec:
             "labels": list(self.labels),
             "languages": list(self.languages),
             "train_language": self.train_language,
+            **(
+                {"train_languages": list(self.train_languages)}
+                if self.train_languages
+                else {}
+            ),
             "metric": self.metric,
             "eval_split": self.eval_split,
             "source": self.source_text,

@@ -38,6 +38,12 @@ UDPOS_CONFIG_NAMES = {
     "zh": "Chinese",
 }  # fmt: skip
 UDPOS_LANGUAGES = tuple(UDPOS_CONFIG_NAMES)
+# UD v2.5 treebanks without a training or a dev file (google/xtreme's loading
+# script gave udpos.Kazakh train and test, udpos.Tagalog / Thai / Yoruba test
+# only; jiant's xtreme_runconfig_writer.py EXTRA_UDPOS_TEST_LANGS = kk th tl
+# yo: test only there, as in XTREME's test-only languages).
+UDPOS_NO_TRAIN = ("th", "tl", "yo")
+UDPOS_NO_DEV = ("kk", "th", "tl", "yo")
 
 PANX_LANGUAGES = (
     "af", "ar", "bg", "bn", "de", "el", "en", "es", "et", "eu",
@@ -98,6 +104,10 @@ UDPOS = TaskSpec(
         path=XTREME_HUB,
         configs={lang: f"udpos.{name}" for lang, name in UDPOS_CONFIG_NAMES.items()},
         splits={"train": "train", "validation": "validation", "test": "test"},
+        split_languages={
+            "train": tuple(x for x in UDPOS_LANGUAGES if x not in UDPOS_NO_TRAIN),
+            "validation": tuple(x for x in UDPOS_LANGUAGES if x not in UDPOS_NO_DEV),
+        },
         label_field="pos_tags",
         row_format="tagging",
     ),
@@ -115,7 +125,8 @@ PANX = TaskSpec(
     description="PAN-X (WikiANN) named entities, PER/ORG/LOC in BIO tags, 40 "
     "languages (XTREME).",
     source=HubSource(
-        # Configs "PAN-X.<lang>": tokens, ner_tags (ClassLabel, PANX_TAGS), langs.
+        # Configs "PAN-X.<lang>": tokens, ner_tags (ClassLabel, PANX_TAGS), langs;
+        # train, validation and test in every language (Rahimi et al.'s splits).
         path=XTREME_HUB,
         configs={lang: f"PAN-X.{lang}" for lang in PANX_LANGUAGES},
         splits={"train": "train", "validation": "validation", "test": "test"},

@@ -34,7 +34,8 @@ def test_csv_is_the_view_filtered_sorted_in_its_units():
         ORDER,
     )
     rows = list(csv.reader(io.StringIO(to_csv(view))))
-    assert rows[0] == ["intermediate", "quantity", "en", "de", "avg"]
+    header = ["intermediate", "quantity", "en", "de", "avg", "split", "marks"]
+    assert rows[0] == header
     assert [r[0] for r in rows[1:]] == ["baseline", "qqp", "anli", "mnli"]
     qqp = dict(zip(rows[0], rows[2], strict=True))
     assert qqp["quantity"] == "score"
@@ -46,7 +47,8 @@ def test_csv_in_delta_mode_keeps_baseline_scores_and_marks_quantities():
     rows = list(csv.reader(io.StringIO(to_csv(view_of(mode=DELTA)))))
     assert rows[1][:3] == ["baseline", "score", "79.0"]
     assert rows[2][:2] == ["mnli", "delta"]
-    assert [float(x) for x in rows[2][2:]] == pytest.approx([3.0, 10.0, 11.0, 8.0])
+    assert [float(x) for x in rows[2][2:6]] == pytest.approx([3.0, 10.0, 11.0, 8.0])
+    assert rows[2][6:] == ["test", ""]  # the split; no marks
 
 
 def test_markdown_and_latex_match_the_view():
@@ -80,9 +82,9 @@ def test_markdown_and_latex_match_the_view():
 def test_files_are_named_after_run_target_and_mode(tmp_path):
     view = view_of(mode=DELTA)
     path = export_view(view, tmp_path, "md")
-    assert path == tmp_path / "exports" / "r1-xnli-delta.md"
+    assert path == tmp_path / "exports" / "r1-xnli-test-delta.md"
     assert path.read_text(encoding="utf-8") == to_markdown(view)
-    assert export_path(tmp_path, view_of(), "csv").name == "r1-xnli-score.csv"
+    assert export_path(tmp_path, view_of(), "csv").name == "r1-xnli-test-score.csv"
     with pytest.raises(ValueError, match="unknown export format"):
         export_view(view, tmp_path, "xlsx")
 
@@ -93,7 +95,7 @@ def test_png_is_a_real_image_of_the_heatmap(tmp_path):
     view = view_of(mode=DELTA)
     paths = export_all(view, tmp_path)
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex", ".png"]
-    png = tmp_path / "exports" / "r1-xnli-delta.png"
+    png = tmp_path / "exports" / "r1-xnli-test-delta.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pixels = matplotlib.image.imread(png)
     height, width = pixels.shape[:2]
@@ -104,10 +106,10 @@ def test_png_is_a_real_image_of_the_heatmap(tmp_path):
     assert green.sum() > 1000
     # Only the finished files: no partial copy left behind.
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == [
-        "r1-xnli-delta.csv",
-        "r1-xnli-delta.md",
-        "r1-xnli-delta.png",
-        "r1-xnli-delta.tex",
+        "r1-xnli-test-delta.csv",
+        "r1-xnli-test-delta.md",
+        "r1-xnli-test-delta.png",
+        "r1-xnli-test-delta.tex",
     ]
 
 
@@ -120,7 +122,7 @@ async def test_e_exports_the_view_and_says_where(tmp_path):
         await pilot.press("e")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ExportDialog")
         await pilot.press("c")
-        target = ws.root / "exports" / "r1-xnli-delta.csv"
+        target = ws.root / "exports" / "r1-xnli-test-delta.csv"
         await wait_until(pilot, target.exists)
         await wait_until(
             pilot, lambda: any(str(target) in n.message for n in app._notifications)

@@ -87,7 +87,7 @@ def test_paper_config_round_trips_through_the_form_with_its_group():
     paper = DEMO_CONFIG.parent / "xstilts_paper.toml"
     form = LaunchForm.from_file(paper)
     assert form.group_name == "all-nine"
-    assert form.group_tasks.startswith("anli, ccg")
+    assert form.group_tasks.startswith("anli_plus, ccg")
     original = parse_config(LaunchForm.from_file(paper).base, paper)
     again = parse_config(form.to_raw(), paper)
     assert again.intermediate == original.intermediate

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 from rich.style import Style
+from textual.widgets import Select as SelectWidget
 from textual.widgets import Static
 
+from engine.metrics import xtreme
+from engine.report import NOT_COMPARABLE
 from engine.store import Store
 from engine.workspace import Workspace
 from tests.test_light_imports import top_level_modules_after
@@ -482,17 +485,17 @@ def test_view_modules_stay_light():
 # -- the XTREME table (x) -----------------------------------------------------------
 
 # Per (intermediate, seed): xnli accuracy per language, xquad (EM, F1) per
-# language, tatoeba accuracy per language. Task scores by hand (x100):
+# language, bucc2018 F1 per language. Task scores by hand (x100):
 #   xnli    baseline s1 (80+60)/2 = 70, s2 (82+62)/2 = 72 -> 71.0
 #           mnli     s1 (84+70)/2 = 77, s2 (86+72)/2 = 79 -> 78.0 (+7.0)
 #   xquad   (EM+F1)/2 per language, then the mean over languages:
 #           baseline s1 en (50+70)/2=60, ar (30+50)/2=40 -> 50; s2 62, 42 -> 52 -> 51.0
 #           mnli     s1 en (60+80)/2=70, ar (40+60)/2=50 -> 60; s2 72, 52 -> 62 -> 61.0
-#   tatoeba baseline s1 (40+50)/2 = 45, s2 (42+52)/2 = 47 -> 46.0
-#           mnli     s1 (50+60)/2 = 55, s2 (52+62)/2 = 57 -> 56.0 (+10.0)
-#   overall (no group is complete; the mean of the three tasks, per seed):
-#           baseline s1 (70+50+45)/3 = 55, s2 (72+52+47)/3 = 57 -> 56.0
-#           mnli     s1 (77+60+55)/3 = 64, s2 (79+62+57)/3 = 66 -> 65.0 (+9.0)
+#   bucc2018 on all four of XTREME's languages (de fr ru zh), so complete:
+#           baseline s1 (40+50+40+50)/4 = 45, s2 47 -> 46.0
+#           mnli     s1 (50+60+50+60)/4 = 55, s2 57 -> 56.0 (+10.0)
+#   xnli (2 of 15 languages) and xquad (2 of 11) are partial: shown with their
+#   coverage, left out of the overall score, which is bucc2018's alone (1/9).
 XTREME_XNLI = {
     "baseline": {1: {"en": 0.80, "de": 0.60}, 2: {"en": 0.82, "de": 0.62}},
     "mnli": {1: {"en": 0.84, "de": 0.70}, 2: {"en": 0.86, "de": 0.72}},
@@ -507,11 +510,17 @@ XTREME_XQUAD = {  # (exact_match, f1)
         2: {"en": (0.62, 0.82), "ar": (0.42, 0.62)},
     },
 }
-XTREME_TATOEBA = {
-    "baseline": {1: {"de": 0.40, "fr": 0.50}, 2: {"de": 0.42, "fr": 0.52}},
-    "mnli": {1: {"de": 0.50, "fr": 0.60}, 2: {"de": 0.52, "fr": 0.62}},
+XTREME_BUCC = {
+    inter: {
+        seed: {
+            lg: low + 0.02 * (seed - 1) + 0.1 * (lg in ("fr", "zh"))
+            for lg in "de fr ru zh".split()
+        }
+        for seed in (1, 2)
+    }
+    for inter, low in (("baseline", 0.40), ("mnli", 0.50))
 }
-XTREME_COLUMNS = ["xnli", "xquad", "tatoeba", "overall"]
+XTREME_COLUMNS = ["xnli", "xquad", "bucc2018", "overall"]
 
 
 def xtreme_records(run_id: str = "rx") -> list[dict]:
@@ -527,9 +536,9 @@ def xtreme_records(run_id: str = "rx") -> list[dict]:
                 out.append(
                     {**r, "metric": "f1", "metrics": {"f1": f1, "exact_match": em}}
                 )
-            for lang, acc in XTREME_TATOEBA[inter][seed].items():
-                r = rec(run_id, inter, "tatoeba", lang, seed, acc)
-                out.append({**r, "metrics": {"accuracy": acc}})
+            for lang, f1 in XTREME_BUCC[inter][seed].items():
+                r = rec(run_id, inter, "bucc2018", lang, seed, f1)
+                out.append({**r, "metric": "f1", "metrics": {"f1": f1}})
     return out
 
 
@@ -576,14 +585,15 @@ async def test_x_shows_the_xtreme_table_of_the_run(tmp_path):
         header_ = [str(c.label).strip() for c in xtreme_heatmap(app).ordered_columns]
         assert header_ == XTREME_COLUMNS
         assert xtreme_cells(app) == [
-            ["baseline", "71.0", "51.0", "46.0", "56.0"],
-            ["mnli", "78.0", "61.0", "56.0", "65.0"],
+            ["baseline", "71.0 (2/15)", "51.0 (2/11)", "46.0", "46.0 (1/9)"],
+            ["mnli", "78.0 (2/15)", "61.0 (2/11)", "56.0", "56.0 (1/9)"],
         ]
         assert not heatmap(app).display and not heatmap(app, overview=True).display
         assert "XTREME" in text_of(app, "#results-status")
         # The caption is the legend's note.
         legend = text_of(app, "#results-legend")
-        assert "overall: mean of the 3 XTREME tasks in this run" in legend
+        assert "mean of the complete, comparable tasks only" in legend
+        assert "(k/n) is partial" in legend
         # The cursor starts on baseline × xnli; move to mnli × xquad.
         await pilot.press("down", "right")
         detail = text_of(app, "#results-detail")
@@ -593,10 +603,11 @@ async def test_x_shows_the_xtreme_table_of_the_run(tmp_path):
         assert f"mean 61.0 ± {std:.1f}" in detail
         assert "+10.0 against baseline 51.0" in detail
         assert "xquad: mean over its 2 languages (en, ar) of (EM+F1)/2" in detail
+        assert "partial: 2 of XTREME's 11 languages" in detail
         await pilot.press("right", "right")  # overall: the caption says what
         detail = text_of(app, "#results-detail")
-        assert "seed 1: 64.0  seed 2: 66.0" in detail
-        assert "overall: mean of the 3 XTREME tasks" in detail
+        assert "seed 1: 55.0  seed 2: 57.0" in detail
+        assert "covers 1/9: bucc2018" in detail
         # x again: back to the target's heatmap.
         await pilot.press("x")
         await wait_until(pilot, lambda: heatmap(app).display)
@@ -609,12 +620,12 @@ async def test_xtreme_table_in_delta_mode(tmp_path):
         await open_xtreme(app, pilot)
         await pilot.press("d")
         await wait_until(pilot, lambda: xtreme_cells(app)[1][1].startswith("+"))
-        assert xtreme_cells(app) == [
-            ["baseline", "71.0", "51.0", "46.0", "56.0"],  # the reference: scores
-            ["mnli", "+7.0", "+10.0", "+10.0", "+9.0"],
+        assert xtreme_cells(app) == [  # the baseline, the reference: scores
+            ["baseline", "71.0 (2/15)", "51.0 (2/11)", "46.0", "46.0 (1/9)"],
+            ["mnli", "+7.0 (2/15)", "+10.0 (2/11)", "+10.0", "+10.0 (1/9)"],
         ]
         assert "change vs baseline" in text_of(app, "#results-legend")
-        assert "overall: mean of the 3" in text_of(app, "#results-legend")
+        assert "complete, comparable tasks" in text_of(app, "#results-legend")
         table = xtreme_heatmap(app)
 
         def bg(row: int, column: int):
@@ -662,14 +673,23 @@ async def test_e_exports_the_xtreme_table(tmp_path):
         await pilot.press("d", "e")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ExportDialog")
         await pilot.press("c")
-        target = ws.root / "exports" / "rx-xtreme-delta.csv"
+        target = ws.root / "exports" / "rx-xtreme-test-delta.csv"
         await wait_until(pilot, target.exists)
         rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8"))))
-        assert rows[0] == ["intermediate", "quantity", *XTREME_COLUMNS]
+        assert rows[0] == [
+            "intermediate",
+            "quantity",
+            *XTREME_COLUMNS,
+            "split",
+            "marks",
+        ]
         assert rows[1][:2] == ["baseline", "score"]
-        assert [float(x) for x in rows[1][2:]] == pytest.approx([71, 51, 46, 56])
+        assert [float(x) for x in rows[1][2:5]] == pytest.approx([71, 51, 46])
+        assert float(rows[1][5]) == pytest.approx(46)
+        marks = "xnli: (2/15) | xquad: (2/11) | overall: (1/9)"
+        assert rows[1][6:] == ["test", marks]
         assert rows[2][:2] == ["mnli", "delta"]
-        assert [float(x) for x in rows[2][2:]] == pytest.approx([7, 10, 10, 9])
+        assert [float(x) for x in rows[2][2:6]] == pytest.approx([7, 10, 10, 10])
         # The file is the view on screen.
         assert target.read_text(encoding="utf-8") == to_csv(results_screen(app).xtreme)
 
@@ -679,41 +699,47 @@ def test_xtreme_view_values_groups_and_details():
     assert view.rows == ["baseline", "mnli"]
     assert view.columns == XTREME_COLUMNS and view.tasks == XTREME_COLUMNS[:3]
     assert view.value("mnli", "xquad") == pytest.approx(0.61)
-    assert view.text("baseline", "overall") == "56.0"
-    detail = view.detail("baseline", "tatoeba")
+    assert view.text("baseline", "overall") == "46.0 (1/9)"
+    detail = view.detail("baseline", "bucc2018")
     assert detail.seeds == ((1, pytest.approx(0.45)), (2, pytest.approx(0.47)))
     assert detail.delta is None and detail.baseline is None
-    assert "tatoeba: mean over its 2 languages (de, fr) of accuracy" in detail.lines()
+    assert "bucc2018: mean over its 4 languages (de, fr, ru, zh) of f1" in (
+        detail.lines()
+    )
     # A row without every task has no overall score, and says what it lacks.
     qqp = [rec("rx", "qqp", "xnli", "en", seed, 0.7) for seed in (1, 2)]
     view = build_xtreme(xtreme_records() + qqp, SCORE, language_order, "rx")
     assert view.rows == ["baseline", "mnli", "qqp"]
-    assert view.text("qqp", "xnli") == "70.0" and view.text("qqp", "overall") == "–"
+    assert view.text("qqp", "xnli") == "70.0 (1/15)"
+    assert view.text("qqp", "overall") == "–"
     assert view.detail("qqp", "overall") is None
-    assert view.missing("qqp", "overall") == ["xquad", "tatoeba"]
+    assert view.missing("qqp", "overall") == ["xquad", "bucc2018"]
     assert view.averages("qqp", "xnli").endswith("; the baseline's: 2 languages")
-    # A complete group gets a column and says which tasks it averages.
+    # A group whose tasks are all in the run gets a column, averaging its
+    # complete tasks (pawsx on all 7 languages; xnli is partial) and saying so.
     recs = xtreme_records() + [
-        {**rec("rx", inter, "pawsx", "en", seed, 0.9), "metrics": {"accuracy": 0.9}}
+        {**rec("rx", inter, "pawsx", lg, seed, 0.9), "metrics": {"accuracy": 0.9}}
         for inter in ("baseline", "mnli")
         for seed in (1, 2)
+        for lg in xtreme.TASK_LANGUAGES["pawsx"]
     ]
     view = build_xtreme(recs, DELTA, language_order, "rx")
     assert view.columns == [
-        *("xnli", "pawsx", "xquad", "tatoeba"),
+        *("xnli", "pawsx", "xquad", "bucc2018"),
         *("classification", "overall"),
     ]
-    assert view.value("mnli", "classification") == pytest.approx(0.035)
+    assert view.value("mnli", "classification") == pytest.approx(0.0)
     assert view.averages("mnli", "classification") == (
-        "classification: mean of the task scores of xnli, pawsx"
+        "classification: mean of the task scores of xnli, pawsx; covers 1/2: pawsx"
     )
     assert view.summary_columns == ("classification", "overall")
     # The markdown and LaTeX exports carry the caption.
-    assert "overall: mean of the 4 XTREME tasks" in to_markdown(view)
-    # overall: the mean of the four task changes, (7 + 0 + 10 + 10) / 4
-    assert view.value("mnli", "overall") == pytest.approx(0.0675)
-    assert "| mnli | +7.0 | +0.0 | +10.0 | +10.0 | +3.5 |" in to_markdown(view)
-    assert r"baseline & 71.0$\pm$1.4" in to_latex(view)
+    assert "mean of the complete, comparable tasks only" in to_markdown(view)
+    # overall: pawsx and bucc2018, (0 + 10) / 2
+    assert view.value("mnli", "overall") == pytest.approx(0.05)
+    row = "| mnli | +7.0 (2/15) | +0.0 | +10.0 (2/11) | +10.0 | +0.0 (1/2) |"
+    assert row + " +5.0 (2/9) |" in to_markdown(view)
+    assert r"baseline & 71.0$\pm$1.4 (2/15)" in to_latex(view)
 
 
 def test_xtreme_view_of_no_xtreme_records_is_empty_and_bad_records_raise():
@@ -727,5 +753,112 @@ def test_xtreme_view_of_no_xtreme_records_is_empty_and_bad_records_raise():
 def test_xtreme_png_is_written(tmp_path):
     view = build_xtreme(xtreme_records(), DELTA, language_order, "rx")
     path = export_view(view, tmp_path, "png")
-    assert path == tmp_path / "exports" / "rx-xtreme-delta.png"
+    assert path == tmp_path / "exports" / "rx-xtreme-test-delta.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- splits, not-comparable marks, provenance ----------------------------------------
+
+PROVENANCE = {
+    "xlt": "0.1.0",
+    "git_commit": "0123456789abcdef0123",
+    "device": "cpu",
+    "precision": "fp32",
+    "versions": {"torch": "2.5.1", "transformers": "4.46.0"},
+}
+
+
+def make_split_workspace(root: Path) -> Workspace:
+    """Run "rs": xnli on test and on validation (0.013 higher, so a number of
+    one split never equals one of the other); mnli's German test result is
+    not comparable."""
+    ws = Workspace.open(root)
+    store = Store(ws.store_path)
+    store.create_run({**run("rs", 100.0), "provenance": PROVENANCE})
+    test = [
+        {**r, "comparable": False, "not_comparable": "gold pairs only"}
+        if r["intermediate"] == "mnli" and r["language"] == "de"
+        else r
+        for r in records_of("rs", "xnli", XNLI)
+    ]
+    validation = [
+        {**r, "split": "validation", "value": r["value"] + 0.013}
+        for r in records_of("rs", "xnli", XNLI)
+    ]
+    store.add_results(test + validation)
+    return ws
+
+
+async def test_split_selector_switches_the_heatmap(tmp_path):
+    app = make_app(make_split_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_run(app, pilot, "rs")
+        # Validation by default, and the status line says so.
+        assert text_of(app, "#results-status").startswith("validation split")
+        screen = results_screen(app)
+        assert screen.view.split == "validation"
+        mnli = next(row for row in cells(app) if row[0] == "mnli")
+        assert mnli[1:4] == ["83.3", "62.3", "73.3"]  # en ar de + 0.013
+        select = screen.query_one("#results-split", SelectWidget)
+        assert select.value == "validation"
+        select.value = "test"
+        await wait_until(pilot, lambda: results_screen(app).view.split == "test")
+        assert text_of(app, "#results-status").startswith("test split")
+        mnli = next(row for row in cells(app) if row[0] == "mnli")
+        assert mnli[1:4] == ["82.0", "61.0", f"72.0{NOT_COMPARABLE}"]
+        # v switches back; the overview and XTREME pages follow the choice.
+        await pilot.press("v")
+        await wait_until(pilot, lambda: results_screen(app).view.split == "validation")
+        await pilot.press("o")
+        await wait_until(pilot, lambda: results_screen(app).overview is not None)
+        assert results_screen(app).overview.split == "validation"
+
+
+async def test_not_comparable_mark_and_reason_show_without_colour(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(make_split_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_run(app, pilot, "rs")
+        await pilot.press("v")  # to test, where mnli/de is not comparable
+        await wait_until(pilot, lambda: results_screen(app).view.split == "test")
+        assert app.no_color
+        screen_text = app.export_screenshot()
+        assert f"72.0{NOT_COMPARABLE}" in screen_text  # the mark, uncoloured
+        legend = text_of(app, "#results-legend")
+        assert f"{NOT_COMPARABLE} not comparable: gold pairs only" in legend
+        heatmap(app).move_to("mnli", "de")
+        await pilot.pause(0.1)
+        detail = text_of(app, "#results-detail")
+        assert "mnli → xnli [de]" in detail and "· test" in detail
+        assert f"{NOT_COMPARABLE} not comparable: gold pairs only" in detail
+        # The run's provenance is in the panel too.
+        assert "provenance: xlt 0.1.0 · git_commit 0123456789ab…" in detail
+        assert "versions: torch 2.5.1, transformers 4.46.0" in detail
+        # The average over the marked language is marked as well.
+        mnli = next(row for row in cells(app) if row[0] == "mnli")
+        assert mnli[-1].endswith(NOT_COMPARABLE)
+
+
+def test_views_and_exports_carry_the_split_and_the_marks(tmp_path):
+    records = make_split_workspace(tmp_path / "ws")
+    recs = Store(records.store_path).results()
+    view = build_view(recs, ViewState("rs", "xnli", split="test"), ("en", "ar", "de"))
+    assert view.title == "xnli · accuracy · test"
+    rows = list(csv.reader(io.StringIO(to_csv(view))))
+    mnli = dict(zip(rows[0], next(r for r in rows if r[0] == "mnli"), strict=True))
+    assert mnli["split"] == "test"
+    assert mnli["de"] == "72.0"  # the number stays a number
+    assert mnli["marks"] == (
+        f"de: {NOT_COMPARABLE} not comparable: gold pairs only | "
+        f"avg: {NOT_COMPARABLE} not comparable: gold pairs only"
+    )
+    md = to_markdown(view)
+    assert "zero-shot, test split;" in md and f"72.0±2.8{NOT_COMPARABLE}" in md
+    assert f"{NOT_COMPARABLE} not comparable: gold pairs only" in md
+    assert r"$^\dagger$ not comparable: gold pairs only" in to_latex(view)
+    assert export_view(view, tmp_path, "md").name == "rs-xnli-test-score.md"
+    # A split the run lacks falls back to the default: validation.
+    other = build_view(recs, ViewState("rs", "xnli", split="dev"), ())
+    assert other.split == "validation"

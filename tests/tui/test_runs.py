@@ -194,3 +194,43 @@ async def test_launch_whose_model_has_no_weights_shows_failed_from_the_store(
         assert type(screen).__name__ == "MonitorScreen"
         await wait_until(pilot, lambda: screen.status == "failed", timeout=30)
         assert screen.last_error == record["error"]
+
+
+async def test_detail_panel_shows_the_runs_provenance(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    store = Store(ws.store_path)
+    provenance = {
+        "xlt": "0.1.0",
+        "git_commit": "0123456789abcdef0123",
+        "device": "cuda:0 (NVIDIA H100)",
+        "precision": "bf16",
+        "versions": {"torch": "2.5.1", "seqeval": "1.2.2"},
+        "data": {"xnli/test/de": "sha256:" + "ab" * 32},
+    }
+    store.create_run(
+        {"id": "old", "name": "demo", "status": "finished", "started_at": T0}
+    )
+    store.create_run(
+        {
+            "id": "new",
+            "name": "demo",
+            "status": "finished",
+            "started_at": T0 + 60,
+            "provenance": provenance,
+        }
+    )
+    app = XltApp(ws, poll_seconds=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: runs_table(app).row_count == 2)
+
+        def detail() -> str:
+            return str(app.screen.query_one("#runs-detail").render())
+
+        await wait_until(pilot, lambda: "provenance" in detail())
+        text = detail()  # the newest run first
+        assert "provenance: xlt 0.1.0 · git_commit 0123456789ab… · " in text
+        assert "precision bf16" in text and "cuda:0 (NVIDIA H100)" in text
+        assert "versions: torch 2.5.1, seqeval 1.2.2" in text
+        assert "data: xnli/test/de sha256:ababa…" in text
+        await pilot.press("down")  # a run from before provenance was recorded
+        await wait_until(pilot, lambda: "not recorded" in detail())

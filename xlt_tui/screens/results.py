@@ -3,11 +3,14 @@
 Rows are the intermediate choices (baseline first), columns the target's
 languages and their average. `d` switches between scores and changes against
 the baseline, `s` sorts the rows by the cursor's column (again: reversed),
+`v` switches between the validation and test splits (also the bar's split
+selector; every view is of one split, named in the status line),
 `f` picks the languages shown, `o` shows the run's overview (average per
 target task), `x` the run's XTREME table (task scores, group scores, overall;
 as `xlt-engine results --xtreme`), `e` exports the view. The panel below the
 heatmap details the cell under the cursor: each seed's value, mean, std,
-examples, run (in the XTREME table: what the cell averages).
+examples, run, the not-comparable reason of a marked cell, and the run's
+provenance (in the XTREME table: what the cell averages).
 
 Results are read through a ResultsIndex refreshed in a worker thread every
 `app.poll_seconds`, so a running engine's results appear as they land.
@@ -29,6 +32,8 @@ from textual.widgets import DataTable, Footer, Header, Label, SelectionList, Sta
 from textual.widgets import Select as SelectWidget
 
 from engine.control import LIVE_STATUSES
+from engine.report import splits_in
+from xlt_tui.provenance_text import provenance_lines
 from xlt_tui.results_index import ResultsIndex
 from xlt_tui.results_view import (
     AVG,
@@ -153,6 +158,9 @@ class ResultsScreen(Screen):
     ResultsScreen #results-target {
         width: 2fr;
     }
+    ResultsScreen #results-split {
+        width: 16;
+    }
     ResultsScreen #results-status {
         height: 1;
         padding: 0 1;
@@ -179,6 +187,7 @@ class ResultsScreen(Screen):
 
     BINDINGS = [
         Binding("d", "toggle_mode", "Score/Δ"),
+        Binding("v", "toggle_split", "Val/Test"),
         Binding("s", "sort", "Sort"),
         Binding("f", "filter_languages", "Languages"),
         Binding("o", "toggle_overview", "Overview"),
@@ -203,6 +212,8 @@ class ResultsScreen(Screen):
         self._shown_key: Any = None
         self._run_options: list[tuple[str, str]] = []
         self._target_options: list[tuple[str, str]] = []
+        self._split_options: list[tuple[str, str]] = []
+        self.splits: list[str] = []  # the splits the shown records have
 
     # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -213,6 +224,10 @@ class ResultsScreen(Screen):
             yield Label("target")
             yield SelectWidget[str](
                 [], id="results-target", prompt="target", compact=True
+            )
+            yield Label("split")
+            yield SelectWidget[str](
+                [], id="results-split", prompt="split", compact=True
             )
         yield Static("", id="results-status")
         with Vertical(id="results-body"):
@@ -382,16 +397,21 @@ class ResultsScreen(Screen):
                 text += f" (status: {status})"
         elif self.page == OVERVIEW:
             run = self._run_record(run_id)
+            records = self._index.records(run_id)
+            self.splits = splits_in(records)
             self.overview = build_overview(
-                self._index.records(run_id),
+                records,
                 self.state.mode,
                 lambda t: language_order(t, run),
+                self.state.split,
             )
         elif self.page == XTREME_TABLE:
             text = self._build_xtreme(run_id)
         else:
+            records = self._index.records(run_id, target)
+            self.splits = splits_in(records)
             self.view = build_view(
-                self._index.records(run_id, target),
+                records,
                 self.state,
                 language_order(target, self._run_record(run_id)),
             )
@@ -414,18 +434,33 @@ class ResultsScreen(Screen):
             legend.show(self.xtreme, text or self.xtreme.caption)
         else:
             legend.show(None)
+        shown = self.view or self.overview or self.xtreme
+        self._update_split_selector(shown.split if shown else None)
         self._update_status()
         self._update_detail()
+
+    def _update_split_selector(self, split: str | None) -> None:
+        select = self.query_one("#results-split", SelectWidget)
+        options = [(s, s) for s in self.splits]
+        with self.prevent(SelectWidget.Changed):
+            if options != self._split_options:
+                self._split_options = options
+                select.set_options(options)
+            if split in self.splits and select.value != split:
+                select.value = split
 
     def _build_xtreme(self, run_id: str) -> str:
         """Build self.xtreme; returns what to say instead, or beside it."""
         run = self._run_record(run_id)
+        records = self._index.records(run_id)
+        self.splits = splits_in(records)
         try:
             table = build_xtreme(
-                self._index.records(run_id),
+                records,
                 self.state.mode,
                 lambda t: language_order(t, run),
                 run_id,
+                self.state.split,
             )
         except ValueError as exc:  # a QA result without exact_match, say
             return f"run {run_id}: no XTREME table: {exc}"
@@ -464,6 +499,10 @@ class ResultsScreen(Screen):
                 parts.append(f"sorted by {view.sort_column} {arrow}")
             langs = f"{len(view.shown_languages)}/{len(view.languages)} languages"
             parts.append(langs)
+        shown = self.view or self.overview or self.xtreme
+        if shown is not None and shown.split:
+            # The split leads: the one thing that must never be misread.
+            parts.insert(0, f"{shown.split} split")
         run = self._run_record(self.state.run_id)
         if run and run.get("status") in LIVE_STATUSES:
             parts.append(f"live: {run['status']}")
@@ -490,7 +529,14 @@ class ResultsScreen(Screen):
         text = Text(lines[0], style="bold")
         for line in lines[1:]:
             text.append("\n" + line)
+        self._append_provenance(text)
         detail.update(text)
+
+    def _append_provenance(self, text: Text) -> None:
+        """The run's provenance, dim, under a cell's detail."""
+        run = self._run_record(self.state.run_id) or {}
+        for line in provenance_lines(run.get("provenance")):
+            text.append("\n" + line, style="dim")
 
     def _overview_detail(self) -> Text:
         grid = self.overview
@@ -527,6 +573,7 @@ class ResultsScreen(Screen):
             text.append(f"  enter: the heatmap of {column}", style="dim")
         for line in lines[1:]:
             text.append("\n" + line)
+        self._append_provenance(text)
         return text
 
     # -- events -------------------------------------------------------------
@@ -544,6 +591,14 @@ class ResultsScreen(Screen):
         if not isinstance(target, str) or target == self.state.target:
             return
         self.state = replace(self.state, target=target)
+        self._sync()
+
+    @on(SelectWidget.Changed, "#results-split")
+    def _split_chosen(self, event: SelectWidget.Changed) -> None:
+        split = event.value  # a split, or the NULL of no selection
+        if not isinstance(split, str) or split == self.state.split:
+            return
+        self.state = replace(self.state, split=split)
         self._sync()
 
     @on(DataTable.CellHighlighted)
@@ -575,6 +630,17 @@ class ResultsScreen(Screen):
     # -- actions ------------------------------------------------------------
     def action_toggle_mode(self) -> None:
         self.state = self.state.toggled_mode()
+        self._sync()
+
+    def action_toggle_split(self) -> None:
+        shown = self.view or self.overview or self.xtreme
+        current = shown.split if shown is not None else None
+        others = [s for s in self.splits if s != current]
+        if not others:
+            have = current or "no"
+            self.notify(f"this view has {have} results only: no other split", timeout=3)
+            return
+        self.state = replace(self.state, split=others[0])
         self._sync()
 
     def action_sort(self) -> None:

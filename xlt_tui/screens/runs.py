@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from engine.control import LIVE_STATUSES
 from engine.display import STATUS_COLOURS, duration_text, run_duration
 from engine.errors import InputError
+from xlt_tui.provenance_text import provenance_lines
 from xlt_tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -138,7 +139,10 @@ class RunsScreen(Screen):
         ]
         if r.get("error"):
             lines.append(f"[red]error:[/red] {r['error']}")
-        detail.update(Text.from_markup("\n".join(lines)))
+        text = Text.from_markup("\n".join(lines))
+        for line in provenance_lines(r.get("provenance")):  # plain text: no markup
+            text.append("\n" + line, style="dim")
+        detail.update(text)
 
     # -- actions ------------------------------------------------------------
     def action_monitor(self) -> None:

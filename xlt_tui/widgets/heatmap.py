@@ -2,15 +2,20 @@
 the legend that says what the colours mean.
 
 Cells are coloured blocks (no padding between them) with black or white text,
-whichever reads on the colour; the cursor is drawn in the theme's cursor
-colour over the cell, so it stays visible on any colour. Rebuilding with a new
+whichever reads on the colour; a cell whose number is not comparable carries
+its mark (†) in the text itself, so it shows without colour (NO_COLOR) too.
+The cursor is drawn in the theme's cursor colour over the cell, so it stays
+visible on any colour. Rebuilding with a new
 grid keeps the cursor on the same row and column names where they still exist.
 """
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.coordinate import Coordinate
+from textual.strip import Strip
 from textual.widgets import DataTable, Static
 
 from xlt_tui.results_view import Grid, text_colour
@@ -76,6 +81,16 @@ class Heatmap(DataTable):
         bold = " bold" if col == "avg" else ""
         return Text(body, style=f"{text_colour(colour)}{bold} on {colour}")
 
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        # A line of this table can hold an empty segment without a style, and
+        # Textual's NO_COLOR filter (Monochrome) fails on one (seen with
+        # textual 8.2 once a cell holds the † mark): give it an empty style.
+        if any(seg.style is None for seg in strip):
+            segments = [Segment(s.text, s.style or Style(), s.control) for s in strip]
+            strip = Strip(segments, strip.cell_length)
+        return strip
+
     # -- cursor -------------------------------------------------------------
     def cursor_cell(self) -> tuple[str, str] | None:
         """(row name, column name) under the cursor; None when empty."""
@@ -125,4 +140,6 @@ class HeatmapLegend(Static):
         text.append(f"  {legend.caption}", style="dim")
         if note:
             text.append(f"  {note}", style="dim")
+        for footnote in grid.footnotes:  # what a mark (†) in a cell means
+            text.append(f"\n{footnote}", style="bold")
         self.update(text)
