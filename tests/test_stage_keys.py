@@ -260,3 +260,28 @@ def test_a_generation_setting_changes_the_code_targets_only(tmp_path, name):
     after = keys(GENERATION_CHANGES[name])
     moved = changed(before, after)
     assert moved and all(k.startswith("target/") for k in moved), moved
+
+
+def test_a_bucc_gold_files_fingerprint_covers_its_corpora(tmp_path):
+    from engine.data.loaders import data_fingerprint
+
+    fixtures = Path(__file__).parent / "fixtures" / "bucc2018" / "de-en"
+    folder = tmp_path / "de-en"
+    shutil.copytree(fixtures, folder)
+    config = tmp_path / "bucc.toml"
+    config.write_text(
+        'model = "xlt-tiny"\ntargets = ["bucc2018"]\n'
+        'languages = { bucc2018 = ["de"] }\n'
+        "[data.bucc2018.files]\n"
+        f'validation = {{ de = "{folder}/de-en.sample.gold" }}\n'
+        f'test = {{ de = "{folder}/de-en.training.gold" }}\n',
+        encoding="utf-8",
+    )
+    task = load_config(config).task("bucc2018")
+    before = data_fingerprint(task, "test", "de")
+    corpus = folder / "de-en.training.de"
+    corpus.write_text(corpus.read_text(encoding="utf-8") + "de-999999\tnoch ein Satz\n")
+    assert data_fingerprint(task, "test", "de") != before
+    assert data_fingerprint(task, "validation", "de") == data_fingerprint(
+        load_config(config).task("bucc2018"), "validation", "de"
+    )

@@ -48,7 +48,9 @@ def _fingerprint(task: TaskSpec, split: str, language: str) -> str:
         path = source.files.get((split, language))
         if path is None:
             return f"{task.name}:{split}:{language}:missing"
-        return f"sha256:{_file_sha256(path, _mtime(path))}"
+        return "+".join(
+            f"sha256:{_file_sha256(str(f), _mtime(str(f)))}" for f in _read_with(path)
+        )
     if isinstance(source, CompositeSource):
         # Every part, in order, and how its labels are mapped.
         return "parts:" + ";".join(
@@ -67,6 +69,17 @@ def _fingerprint(task: TaskSpec, split: str, language: str) -> str:
         f"hub:{source.path}:{read}:{source.splits.get(split)}:"
         f"{source.revision or 'main'}:{','.join(source.text_fields)}"
     )
+
+
+def _read_with(path: str) -> list[Path]:
+    """The files a data file stands for: itself, and for a BUCC 2018 gold
+    file (xx-en.<release>.gold) the two corpora beside it, which are read
+    with it (engine.data.retrieval_pairs)."""
+    gold = Path(path)
+    if gold.suffix != ".gold":
+        return [gold]
+    corpora = sorted(gold.parent.glob(f"{gold.stem}.*"))
+    return [gold, *(f for f in corpora if f.suffix != ".gold" and f.is_file())]
 
 
 @lru_cache(maxsize=256)
