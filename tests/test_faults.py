@@ -90,8 +90,14 @@ def test_kill_9_keeps_finished_results_and_shows_interrupted(experiment, workspa
     assert store.get_run("killed")["status"] == "interrupted"
     listing = run_engine("runs", "--json", "--workspace", str(workspace))
     assert json.loads(listing.stdout)[0]["status"] == "interrupted"
-    # No half-written checkpoint is mistaken for a finished one.
-    assert not any((workspace / "checkpoints").glob("*/xlt_stage.json"))
+    # No half-written checkpoint is mistaken for a finished one: the only
+    # finished one is the baseline's kept target model.
+    finished = [
+        json.loads(marker.read_text())
+        for marker in (workspace / "checkpoints").glob("*/xlt_stage.json")
+    ]
+    assert [m.get("target") for m in finished] == ["sent"]
+    assert [m["intermediate"] for m in finished] == ["baseline"]
     table = run_engine("results", "--workspace", str(workspace))
     assert table.returncode == 0 and "baseline" in table.stdout
 
