@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from engine.atomic import disk_full_error, disk_full_message
 from engine.control import EXIT_FAILED, EXIT_INPUT
 from engine.display import duration_text, run_duration, status_markup
 from engine.errors import Cancelled, InputError, did_you_mean
@@ -51,8 +52,34 @@ def handles_input_errors(fn: Callable) -> Callable:
         except InputError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=EXIT_INPUT) from None
+        except Exception as exc:
+            # A full disk is no bad input, and no bug either: say so, exit 1.
+            full = disk_full_error(exc)
+            if full is None:
+                raise
+            err.print(f"[red]error:[/red] {escape(disk_full_message(full))}")
+            raise typer.Exit(code=EXIT_FAILED) from None
+        finally:
+            _print_store_warnings()
 
     return wrapper
+
+
+# Stores opened by the command running: what reading them skipped (damaged
+# lines, an empty runs file) is said once, after the command's own output.
+_opened_stores: list[Store] = []
+
+
+def _open_store(workspace: str | None) -> Store:
+    store = Store(Workspace.open(workspace))
+    _opened_stores.append(store)
+    return store
+
+
+def _print_store_warnings() -> None:
+    while _opened_stores:
+        for message in _opened_stores.pop().warnings:
+            err.print(f"[yellow]warning:[/yellow] {escape(message)}")
 
 
 @app.command()
@@ -255,7 +282,7 @@ def runs(
     ] = False,
 ) -> None:
     """List the runs in the workspace, newest last."""
-    store = Store(Workspace.open(workspace))
+    store = _open_store(workspace)
     records = store.runs()
     if as_json:
         out.print_json(json.dumps(records, default=str))
@@ -335,7 +362,7 @@ def results(
             f"{did_you_mean(fmt, report.FORMATS)}"
         )
     _check_split_options(split, select_on, xtreme)
-    store = Store(Workspace.open(workspace))
+    store = _open_store(workspace)
     all_records = store.results()
     if run is None:
         with_results = {
@@ -573,7 +600,7 @@ def cancel(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Ask a running run to stop at its next safe point; finished results are kept."""
-    store = Store(Workspace.open(workspace))
+    store = _open_store(workspace)
     record = store.get_run(run_id)
     if record is None:
         known = [r["id"] for r in store.runs()]

@@ -2,7 +2,8 @@
 
 `InputError` is bad input from the user (config, data files, arguments): the CLI
 prints its message and exits 2 without a traceback. `Cancelled` ends a run
-that was asked to stop: exit 1, with everything finished kept.
+that was asked to stop: exit 1, with everything finished kept. `TrainingDiverged`
+fails the run (exit 1): its loss is no number any more.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from collections.abc import Iterable
 
 class InputError(Exception):
     """Bad input: one clear message naming the file, key or line."""
+
+
+class TrainingDiverged(Exception):
+    """The training loss became NaN or infinite: the stage fails (exit 1),
+    and nothing is scored or stored from the broken model."""
 
 
 class Cancelled(Exception):

@@ -10,6 +10,7 @@ Light module: the TUI tails these files.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -82,7 +83,9 @@ class EventWriter:
         if type == "header":
             record["run_id"] = self.run_id
         record.update(fields)
-        line = json.dumps(record, ensure_ascii=False, default=str)
+        line = json.dumps(
+            _strict(record), ensure_ascii=False, allow_nan=False, default=_plain
+        )
         with self._lock:
             if self._fh is not None:
                 self._fh.write(line + "\n")
@@ -96,6 +99,31 @@ class EventWriter:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
+
+
+def _strict(value: Any) -> Any:
+    """The value with every NaN or infinity as null: json.dumps would write
+    bare NaN / Infinity, which strict JSON readers (jq, JavaScript, Go)
+    refuse; null says "no number" to all of them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    # What json cannot write itself: a numpy or torch scalar as its number
+    # (NaN as null), anything else as its text.
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return _strict(item())
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    return str(value)
 
 
 class EventFileReader(JsonLinesTail):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,16 +107,24 @@ class TextLinesTail(LineTail):
 class JsonLinesTail(LineTail):
     """New records (JSON objects, one per line) of a growing file.
 
-    A line that does not parse, is not an object, or lacks `required_key` is
-    counted in `bad_lines` (its 1-based number in `bad_line_numbers`) and
-    skipped.
+    A line that does not parse, is not an object, lacks `required_key`, or
+    that `check` finds wrong (it returns what is wrong, or None) is counted in
+    `bad_lines` (its 1-based number in `bad_line_numbers`, with the reason in
+    `bad_line_reasons`) and skipped.
     """
 
-    def __init__(self, path: str | Path, required_key: str | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        required_key: str | None = None,
+        check: Callable[[dict[str, Any]], str | None] | None = None,
+    ):
         super().__init__(path)
         self.required_key = required_key
+        self.check = check
         self.bad_lines = 0
         self.bad_line_numbers: list[int] = []
+        self.bad_line_reasons: list[tuple[int, str]] = []
 
     def read_new(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
         """Records appended since the last call (at most about max_bytes' worth)."""
@@ -127,16 +136,13 @@ class JsonLinesTail(LineTail):
             line_no += 1
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                record = None
-            if not isinstance(record, dict) or (
-                required is not None and required not in record
-            ):
+            problem = _problem_of(raw, required, self.check)
+            if isinstance(problem, str):
                 self.bad_lines += 1
                 self.bad_line_numbers.append(line_no)
+                self.bad_line_reasons.append((line_no, problem))
                 continue
+            record = problem
             out.append(record)
         self.line_no = line_no
         return out
@@ -145,3 +151,24 @@ class JsonLinesTail(LineTail):
         super()._reset()
         self.bad_lines = 0
         self.bad_line_numbers = []
+        self.bad_line_reasons = []
+
+
+def _problem_of(
+    raw: bytes,
+    required: str | None,
+    check: Callable[[dict[str, Any]], str | None] | None,
+) -> dict[str, Any] | str:
+    """The line's record, or what is wrong with it."""
+    try:
+        record = json.loads(raw)
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return f"not JSON ({exc.msg})"
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if required is not None and required not in record:
+        return f"no '{required}'"
+    problem = check(record) if check is not None else None
+    return record if problem is None else problem

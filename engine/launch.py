@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,19 +29,27 @@ from typing import Any
 
 import tomli_w
 
-from engine.atomic import write_text_atomic
-from engine.config import ExperimentConfig, load_config
+from engine.atomic import (
+    disk_full_error,
+    disk_full_message,
+    remove_leftovers,
+    write_text_atomic,
+)
+from engine.config import BUILTIN_MODELS, ExperimentConfig, load_config
+from engine.config.model_files import check_max_seq_length
 from engine.control import (
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_OK,
     StopFlag,
+    process_alive,
     process_start_time,
 )
 from engine.data.loaders import check_local_data, has_split
 from engine.data.rows import manual_data_message
 from engine.errors import Cancelled, InputError
 from engine.events import EventWriter
+from engine.models.loading import check_start_model
 from engine.pipeline import Plan, make_plan
 from engine.runinfo import (
     command_line,
@@ -109,8 +118,20 @@ def prepare(
         wanted = [(s, task.train_language) for s in ("train", "validation")]
         wanted += [(task.eval_split, lang) for lang in config.languages[name]]
         check_local_data(task, [w for w in wanted if has_split(task, *w)])
+    # A max_seq_length beyond the model's positions fails at its first long
+    # batch: refused now where the model's config is at hand (a built-in
+    # already written, a folder, the hub cache), else in execute.
+    check_max_seq_length(config, _model_files(config, workspace))
     plan = make_plan(config, workspace)
     return Prepared(config, plan, workspace, missing, notices)
+
+
+def _model_files(config: ExperimentConfig, workspace: Workspace) -> str:
+    """Where the model's files are read from before it is loaded: a
+    built-in's copy in the workspace, else the folder or hub id itself."""
+    if config.model in BUILTIN_MODELS:
+        return str(workspace.model_dir(config.model))
+    return config.model
 
 
 def _code_run_fields(config: ExperimentConfig) -> dict[str, Any]:
@@ -261,18 +282,51 @@ class StartingRun:
         if issubclass(exc_type, (Cancelled, KeyboardInterrupt)):
             status, error = "cancelled", None
         else:
-            status, error = "failed", _failure_message(exc)
-        self.store.update_run(
-            self.run_id, status=status, error=error, ended_at=time.time()
-        )
+            status, error = "failed", _failure_message(exc, self.workspace)
+        _remove_own_leftovers(self.workspace)
+        try:
+            self.store.update_run(
+                self.run_id, status=status, error=error, ended_at=time.time()
+            )
+        except OSError:
+            # A disk too full even for the record: the exception on its way
+            # out says so; the record reads as interrupted once we are gone.
+            pass
 
 
-def _failure_message(exc: BaseException) -> str:
+def _failure_message(exc: BaseException, workspace: Workspace | None = None) -> str:
     """What a failed run records: an InputError's own message (the line the
-    CLI prints after `error:`), else the exception's type and message."""
+    CLI prints after `error:`), a full disk as such (where, and the room left),
+    else the exception's type and message."""
     if isinstance(exc, InputError):
         return str(exc)
+    full = disk_full_error(exc)
+    if full is not None:
+        return disk_full_message(full, workspace.root if workspace else None)
     return f"{type(exc).__name__}: {exc}"
+
+
+# Half-written copies left by a writer that is gone are removed when a run
+# starts, once nothing has written to them for this long: a writer on another
+# host sharing the workspace is not "alive" here, but its copy keeps changing.
+_LEFTOVER_MIN_AGE_S = 60.0
+
+
+def _remove_abandoned_leftovers(workspace: Workspace) -> list[Path]:
+    me = os.getpid()
+    return remove_leftovers(
+        workspace.root,
+        lambda pid, idle_s: (
+            pid != me and idle_s >= _LEFTOVER_MIN_AGE_S and not process_alive(pid)
+        ),
+    )
+
+
+def _remove_own_leftovers(workspace: Workspace) -> list[Path]:
+    """This process's half-written outputs, after a failure: nobody will
+    finish them, and on a full disk they hold the room the run's end needs."""
+    me = os.getpid()
+    return remove_leftovers(workspace.root, lambda pid, idle_s: pid == me)
 
 
 def _check_unused(store: Store, workspace: Workspace, run_id: str) -> None:
@@ -293,6 +347,7 @@ def execute(
     store = Store(workspace)
     if starting is None:
         _check_unused(store, workspace, run_id)
+    cleaned = _remove_abandoned_leftovers(workspace)
 
     from engine.runner import PlanRunner
 
@@ -306,22 +361,22 @@ def execute(
     # The runner loads the model and tokenizer now, so a model that cannot be
     # loaded is still bad input with no run written. Its events go nowhere
     # until the run exists.
-    runner = PlanRunner(
-        config, plan, workspace, store, run_id, EventWriter(None, run_id), stop
-    )
+    try:
+        runner = PlanRunner(
+            config, plan, workspace, store, run_id, EventWriter(None, run_id), stop
+        )
+    except BaseException as exc:
+        _remove_own_leftovers(workspace)  # (a built-in model half written)
+        full = disk_full_error(exc)
+        if full is not None and not full.filename:
+            # (safetensors, say, does not name the file): name the workspace
+            raise OSError(full.errno, full.strerror, str(workspace.root)) from exc
+        raise
+    check_start_model(config, runner.env.model_path)
 
-    # From here on the run exists: folder, resolved config, store record; a
+    # From here on the run exists: store record, folder, resolved config; a
     # signal stops it at the next safe point, keeping what finished.
     stop.defer()
-    run_dir.mkdir(parents=True)
-    write_text_atomic(
-        workspace.run_config(run_id), tomli_w.dumps(config.to_toml_dict())
-    )
-    log_handler = _log_to(workspace.run_log(run_id))
-    events = EventWriter(workspace.run_events(run_id), run_id)
-    for listener in listeners:
-        events.listeners.append(listener)
-    runner.events = events
     started = time.time()
     pid = os.getpid()
     record = {
@@ -344,34 +399,59 @@ def execute(
         "plan": plan.summary(),
         "provenance": provenance(config, runner.device_name, plan.data),
         **_code_run_fields(config),
+        "trust_remote_code": config.trust_remote_code,
         "stages_total": len(plan.stages),
         "stages_done": 0,
         "error": None,
     }
+    # The record first, then the folder: a kill in between leaves a run shown
+    # as interrupted, never a folder no record accounts for (see
+    # _orphan_run_folders, which deals with those older engines left).
     if starting is None:
         store.create_run(record)
     else:
         starting.running(record)
-    events.emit(
-        "run_start",
-        run_id=run_id,
-        name=config.name,
-        model=config.model,
-        device=runner.device_name,
-        workspace=str(workspace.root),
-        pid=pid,
-        host=host(),
-    )
-    events.emit("plan", summary=plan.summary(), stages=plan.as_records())
-    events.listeners.append(_progress_to_store(store, run_id))
-
+    # The run's own event stream and log, once they exist; a failure from
+    # here on (a full disk included) ends the run on record.
+    events, log_handler = runner.events, None
     status, error, code = "finished", None, EXIT_OK
     try:
+        run_dir.mkdir(parents=True)
+        write_text_atomic(
+            workspace.run_config(run_id), tomli_w.dumps(config.to_toml_dict())
+        )
+        log_handler = _log_to(workspace.run_log(run_id))
+        events = EventWriter(workspace.run_events(run_id), run_id)
+        for listener in listeners:
+            events.listeners.append(listener)
+        runner.events = events
+        events.emit(
+            "run_start",
+            run_id=run_id,
+            name=config.name,
+            model=config.model,
+            device=runner.device_name,
+            workspace=str(workspace.root),
+            pid=pid,
+            host=host(),
+        )
+        events.emit("plan", summary=plan.summary(), stages=plan.as_records())
+        for removed, message in _orphan_run_folders(store, workspace):
+            if removed:
+                events.emit("log", level="info", message=message)
+            else:
+                events.emit("warning", message=message)
+        events.listeners.append(_progress_to_store(store, run_id))
+
+        for path in cleaned:
+            events.emit("log", level="info", message=f"removed leftover {path}")
         runner.run()
     except Exception as exc:  # noqa: BLE001 - every failure ends the run cleanly
         if isinstance(exc, Cancelled):
             status, code = "cancelled", EXIT_FAILED
-            events.emit(
+            _emit_safely(
+                events,
+                listeners,
                 "log",
                 level="info",
                 message=f"{exc} ({stop.signal_name or 'cancel'} received)",
@@ -379,19 +459,42 @@ def execute(
         else:
             # Bad input found mid-run reads as it would before the run: the
             # message alone, as the CLI prints it after `error:`.
-            status, error = "failed", _failure_message(exc)
+            status, error = "failed", _failure_message(exc, workspace)
             code = EXIT_INPUT if isinstance(exc, InputError) else EXIT_FAILED
             logging.getLogger("xlt.engine").error(
                 "run failed\n%s", traceback.format_exc()
             )
-            events.emit("error", message=error, traceback=traceback.format_exc())
+            _emit_safely(
+                events,
+                listeners,
+                "error",
+                message=error,
+                traceback=traceback.format_exc(),
+            )
     except KeyboardInterrupt:
         status, code = "cancelled", EXIT_FAILED
+    if status != "finished":
+        _remove_own_leftovers(workspace)
     ended = time.time()
-    store.update_run(
-        run_id, status=status, ended_at=ended, error=error, stages_done=runner.completed
-    )
-    events.emit(
+    try:
+        store.update_run(
+            run_id,
+            status=status,
+            ended_at=ended,
+            error=error,
+            stages_done=runner.completed,
+        )
+    except OSError as exc:
+        # Even with our half-written files gone the disk refused the record:
+        # it stays live and reads as interrupted once this process is gone.
+        status, code = "failed", EXIT_FAILED
+        error = f"the run's end could not be recorded in {store.path}: " + (
+            _failure_message(exc, workspace)
+        )
+        _emit_safely(events, listeners, "error", message=error, traceback="")
+    _emit_safely(
+        events,
+        listeners,
         "run_end",
         status=status,
         seconds=round(ended - started, 2),
@@ -399,10 +502,103 @@ def execute(
         stages_total=len(plan.stages),
         error=error,
     )
-    events.close()
-    logging.getLogger().removeHandler(log_handler)
-    log_handler.close()
+    _close_quietly(events, log_handler)
     return code
+
+
+# Files a run's folder holds before its first stage starts.
+_REGISTRATION_FILES = {"config.toml", "events.jsonl", "engine.log"}
+# Left alone while this young: an older engine (folder first, record second)
+# may be registering it right now.
+_ORPHAN_MIN_AGE_S = 60.0
+
+
+def _orphan_run_folders(store: Store, workspace: Workspace) -> list[tuple[bool, str]]:
+    """Deal with runs/<id>/ folders no store record accounts for (a run killed
+    while registering, by an engine that made the folder before the record;
+    a deletion cut short): those that hold nothing beyond what registration
+    writes and never started a stage are removed; others are kept and
+    reported. Returns (removed, message) pairs for the run's event stream.
+    Never listed as runs either way: the store's records are the runs."""
+    folders = (
+        sorted(workspace.runs_dir.glob("*/")) if workspace.runs_dir.is_dir() else []
+    )
+    if not folders:
+        return []
+    # Read after listing: a record is written before its folder (execute), so
+    # a folder listed here by a live engine of this version has its record.
+    known = {r["id"] for r in store.runs()}
+    notes: list[tuple[bool, str]] = []
+    for folder in folders:
+        if folder.name in known or not folder.is_dir():
+            continue
+        try:
+            entries = list(folder.iterdir())
+            newest = max(
+                [folder.stat().st_mtime, *(e.stat().st_mtime for e in entries)]
+            )
+        except OSError:
+            continue  # being removed by whoever deletes it
+        if time.time() - newest < _ORPHAN_MIN_AGE_S:
+            continue
+        names = {e.name for e in entries}
+        events = folder / "events.jsonl"
+        started = events.is_file() and b'"stage_start"' in events.read_bytes()
+        if names <= _REGISTRATION_FILES and not started:
+            shutil.rmtree(folder, ignore_errors=True)
+            notes.append(
+                (
+                    True,
+                    f"removed {folder}: a run folder with no record in "
+                    f"{store.path.name} (a run killed while registering; "
+                    "nothing was computed in it)",
+                )
+            )
+        else:
+            notes.append(
+                (
+                    False,
+                    f"{folder} has no record in {store.path.name}, so it is not "
+                    "listed as a run; it holds more than a registration "
+                    f"({', '.join(sorted(names)) or 'nothing'}): kept for you to "
+                    "look at or remove",
+                )
+            )
+    return notes
+
+
+def _emit_safely(
+    events: EventWriter,
+    listeners: Sequence[Callable[[dict[str, Any]], None]],
+    type: str,
+    **fields: Any,
+) -> None:
+    """Emit an event of the run's end even where its file cannot take it (a
+    full disk, or a failure before the stream existed): the console still
+    hears it, from the listeners the run was started with."""
+    try:
+        if events.path is not None:
+            events.emit(type, **fields)
+            return
+    except OSError:
+        pass
+    record = {"type": type, "t": round(time.time(), 3), **fields}
+    for listener in listeners:
+        listener(record)
+
+
+def _close_quietly(events: EventWriter, log_handler: logging.Handler | None) -> None:
+    # Closing flushes what a full disk refused: that was said already.
+    try:
+        events.close()
+    except OSError:
+        pass
+    if log_handler is not None:
+        logging.getLogger().removeHandler(log_handler)
+        try:
+            log_handler.close()
+        except OSError:
+            pass
 
 
 def _progress_to_store(store: Store, run_id: str):
@@ -413,8 +609,17 @@ def _progress_to_store(store: Store, run_id: str):
     return on_event
 
 
+class _RunLogHandler(logging.FileHandler):
+    """engine.log. A line the disk refuses is dropped: logging's default
+    prints a traceback to the console for each one, on a full disk for every
+    line, and the failure itself reaches the console and the record anyway."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def _log_to(path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _RunLogHandler(path, encoding="utf-8")
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )

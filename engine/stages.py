@@ -18,7 +18,11 @@ reports:
                    stages/<key>/result.json
 
 A stage whose output exists is not run again: its checkpoint is reused, or
-its saved scores are recorded again. The function knows nothing of where it
+its saved scores are recorded again. A stage is computed under its lock
+(engine.stage_lock, locks/<key>.lock): a run that finds another run computing
+the same stage waits for it, then reuses what it wrote, so two runs sharing a
+stage (side by side, or on two machines over NFS) compute it once. The
+function knows nothing of where it
 runs: every event and score leaves through the environment's callbacks, so
 the executor (engine.runner) stays the one writer of the store and of the
 run's event stream.
@@ -30,7 +34,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +49,9 @@ from engine.errors import Cancelled
 from engine.kinds import load_kind
 from engine.kinds.base import Score
 from engine.models.families import model_family
-from engine.pipeline import IntermediateStage, Stage, TargetStage
+from engine.models.loading import allow_remote_code
+from engine.pipeline import Evaluation, IntermediateStage, Stage, TargetStage
+from engine.stage_lock import LockHolder, StageLock, holding
 from engine.tasks.spec import TaskSpec
 from engine.train import Runtime, TrainResult, TrainTask, resolve_device, train_stage
 from engine.workspace import CHECKPOINT_MARKER, Workspace
@@ -85,6 +92,8 @@ class StageEnvironment:
         config's): the experiment's model family, its tokenizer (loaded now:
         a model that cannot be loaded fails here) and the runtime. What a
         worker process builds for itself, given the resolved config."""
+        # Every model this process loads runs its own code only if allowed.
+        allow_remote_code(config.trust_remote_code)
         family = model_family(config.model_family)
         model_path = family.resolve(config.model, workspace)
         return cls(
@@ -106,6 +115,43 @@ class StageEnvironment:
 
     def emit(self, stage: Stage, type: str, **fields: Any) -> None:
         self.emit_event(type, stage=stage.id, **fields)
+
+    @contextmanager
+    def computing(self, stage: Stage) -> Iterator[None]:
+        """Hold the stage's lock while computing its outputs: waits (with a
+        `log` event naming the run it waits for) while another live run
+        computes the same stage; breaks a stale lock with a `warning`."""
+
+        def waiting(holder: LockHolder | None) -> None:
+            who = (
+                f"run {holder.run_id} (pid {holder.pid} on {holder.host})"
+                if holder
+                else "another run"
+            )
+            self.emit(
+                stage,
+                "log",
+                level="info",
+                message=f"waiting for {who} to "
+                f"finish stage {stage.id} (key {stage.key}); its output will be "
+                "reused",
+            )
+
+        def broken(holder: LockHolder | None, why: str) -> None:
+            self.emit(
+                stage,
+                "warning",
+                message=f"broke the stale lock of stage {stage.id} (key "
+                f"{stage.key}) held by "
+                + (f"run {holder.run_id}" if holder else "an unknown run")
+                + f": {why}",
+            )
+
+        lock = StageLock(self.workspace.stage_lock(stage.key), self.run_id)
+        with holding(
+            lock, should_stop=self.should_stop, on_wait=waiting, on_break=broken
+        ):
+            yield
 
     def start_of(self, stage: TargetStage) -> str:
         if stage.intermediate_key:
@@ -178,10 +224,25 @@ def execute_stage(stage: Stage, env: StageEnvironment) -> dict[str, Any]:
 
 
 def _intermediate(stage: IntermediateStage, env: StageEnvironment) -> dict[str, Any]:
-    folder = env.workspace.checkpoint_dir(stage.key)
     if stage.reused or env.workspace.checkpoint_marker(stage.key).is_file():
-        env.emit(stage, "checkpoint", key=stage.key, path=str(folder), reused=True)
-        return {"checkpoint": str(folder)}
+        return _reuse_checkpoint(stage, env)
+    with env.computing(stage):
+        # Looked at again under the lock: a run we waited for may have made it.
+        if env.workspace.checkpoint_marker(stage.key).is_file():
+            return _reuse_checkpoint(stage, env)
+        return _train_intermediate(stage, env)
+
+
+def _reuse_checkpoint(stage: IntermediateStage, env: StageEnvironment) -> dict:
+    folder = env.workspace.checkpoint_dir(stage.key)
+    env.emit(stage, "checkpoint", key=stage.key, path=str(folder), reused=True)
+    return {"checkpoint": str(folder)}
+
+
+def _train_intermediate(
+    stage: IntermediateStage, env: StageEnvironment
+) -> dict[str, Any]:
+    folder = env.workspace.checkpoint_dir(stage.key)
     assert stage.hparams is not None
     tasks = [
         env.train_task(task, hp)
@@ -234,9 +295,24 @@ def _target(stage: TargetStage, env: StageEnvironment) -> dict[str, Any]:
     stage of this run: the baseline's retrieval scores are the same for every
     seed) are recorded again as reused. The strategy's model is made only when
     something is left to score."""
-    summary_file = env.workspace.stage_result(stage.key)
+    pending = _record_saved(stage, env, stage.evaluations)
+    if not pending:
+        return _saved_summary(stage, env)
+    with env.computing(stage):
+        # Looked at again under the lock: a run we waited for may have scored
+        # some (or all) of them.
+        pending = _record_saved(stage, env, pending)
+        if not pending:
+            return _saved_summary(stage, env)
+        return _score_target(stage, env, pending)
+
+
+def _record_saved(
+    stage: TargetStage, env: StageEnvironment, evaluations
+) -> list[Evaluation]:
+    """Record the saved scores among `evaluations` as reused; return the rest."""
     pending = []
-    for evaluation in stage.evaluations:
+    for evaluation in evaluations:
         saved_file = env.workspace.stage_evaluation(stage.key, evaluation.key)
         if saved_file.is_file():
             saved = json.loads(saved_file.read_text(encoding="utf-8"))
@@ -245,16 +321,23 @@ def _target(stage: TargetStage, env: StageEnvironment) -> dict[str, Any]:
             env.record_score(stage, score, True)
         else:
             pending.append(evaluation)
-    if not pending:
-        saved = (
-            json.loads(summary_file.read_text(encoding="utf-8"))
-            if summary_file.is_file()
-            else {}
-        )
-        return {
-            "best_step": saved.get("best_step"),
-            "reused_from": saved.get("run_id"),
-        }
+    return pending
+
+
+def _saved_summary(stage: TargetStage, env: StageEnvironment) -> dict[str, Any]:
+    summary_file = env.workspace.stage_result(stage.key)
+    saved = (
+        json.loads(summary_file.read_text(encoding="utf-8"))
+        if summary_file.is_file()
+        else {}
+    )
+    return {"best_step": saved.get("best_step"), "reused_from": saved.get("run_id")}
+
+
+def _score_target(
+    stage: TargetStage, env: StageEnvironment, pending: list[Evaluation]
+) -> dict[str, Any]:
+    summary_file = env.workspace.stage_result(stage.key)
     assert stage.target_task is not None
     strategy = load_kind(stage.target_task.kind).target
     run = strategy.prepare(stage, env)

@@ -30,7 +30,7 @@ import torch
 from engine.config import SAMPLINGS, StageHparams
 from engine.data.batching import eval_batches, length_grouped_batches
 from engine.data.features import Features
-from engine.errors import Cancelled
+from engine.errors import Cancelled, TrainingDiverged
 from engine.models.heads import TaskModel
 
 Emit = Callable[..., Any]
@@ -259,6 +259,10 @@ def train_stage(
             seen_samples += log_samples
             seen_tokens += log_tokens
             mean_loss = float(log_loss) / max(1, log_micro)  # one device sync per log
+            # Checked here, on the loss already synchronised for the step
+            # event, not per step: a per-step check would add a device sync
+            # to every step. A NaN stays NaN in the sum, so none is missed.
+            _check_finite(mean_loss, step, steps, tasks, hp)
             remaining = (steps - step) * (now - t_start) / step
             emit(
                 "step",
@@ -329,6 +333,10 @@ def train_stage(
                     stopped_early = True
                     break
 
+    if log_micro:
+        # Stopped early between two step events: the loss since the last one
+        # is checked too (one sync at the end of the stage).
+        _check_finite(float(log_loss) / log_micro, step, steps, tasks, hp)
     if select_best and best_state is not None:
         model.load_state_dict(best_state)
     seconds = time.perf_counter() - t_start
@@ -346,6 +354,23 @@ def train_stage(
         last_scores=last_scores,
         kept_scores=kept_scores,
         stopped_early=stopped_early,
+    )
+
+
+def _check_finite(
+    loss: float, step: int, steps: int, tasks: list[TrainTask], hp: StageHparams
+) -> None:
+    """TrainingDiverged when the mean loss since the last check is NaN or
+    infinite: the weights are broken, and scoring them would store numbers
+    that mean nothing."""
+    if math.isfinite(loss):
+        return
+    names = ", ".join(t.name for t in tasks)
+    raise TrainingDiverged(
+        f"the loss of {names} became {loss} by step {step} "
+        f"of {steps} (learning_rate {hp.learning_rate:g}, max_grad_norm "
+        f"{hp.max_grad_norm:g}); lower the learning rate, clip gradients "
+        "(max_grad_norm > 0) or train in fp32"
     )
 
 

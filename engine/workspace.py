@@ -11,6 +11,7 @@ checkpoints/<key>/          intermediate encoders (safetensors), reused once
 stages/<key>/result.json    finished target stages, reused; generations/ beside it
 cache/<key>/                tokenized datasets, reused
 models/<name>/              built-in models, written at first use
+locks/<key>.lock            the run computing a stage right now (engine.stage_lock)
 
 Every path of that layout is built here and nowhere else. `partial(path)` names
 the temporary file or folder a writer fills before renaming it into place.
@@ -22,8 +23,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from engine.errors import InputError
+from engine.file_modes import normal_modes
 
 STORE_FILE = "xlt.json"
 RESULTS_FILE = "results.jsonl"
@@ -42,7 +48,24 @@ class Workspace:
     @classmethod
     def open(cls, root: str | Path | None = None) -> Workspace:
         path = Path(root).expanduser() if root else default_home()
-        path.mkdir(parents=True, exist_ok=True)
+        where = "--workspace" if root else "the workspace ($XLT_HOME or ~/.xlt)"
+        if path.exists() and not path.is_dir():
+            raise InputError(
+                f"{where} '{path}' is a file; expected a folder (the workspace), "
+                f"e.g. '{path.parent / 'xlt-workspace'}'"
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InputError(
+                f"{where} '{path}': a part of that path is a file; expected a "
+                "path of folders"
+            ) from None
+        except PermissionError:
+            raise InputError(
+                f"{where} '{path}': no permission to create it; choose a folder "
+                f"you can write to, e.g. '{Path.home() / '.xlt'}'"
+            ) from None
         return cls(path.resolve())
 
     # -- the store ----------------------------------------------------------
@@ -152,6 +175,10 @@ class Workspace:
     def model_dir(self, name: str) -> Path:
         return self.root / "models" / name
 
+    def stage_lock(self, key: str) -> Path:
+        """Held by the run computing the stage with this key (engine.stage_lock)."""
+        return self.root / "locks" / f"{key}.lock"
+
     # -- partial writes -----------------------------------------------------
     @staticmethod
     def partial(path: str | Path) -> Path:
@@ -164,17 +191,47 @@ class Workspace:
         )
 
     @staticmethod
-    def move_into_place(partial: Path, final: Path) -> None:
-        """Rename a finished folder written under `partial(final)` to `final`,
-        replacing an older copy. When another writer has put its own finished
-        copy there in between (the same key: the same content), theirs is kept
-        and ours dropped, instead of failing."""
-        import shutil
+    def move_into_place(
+        partial: Path,
+        final: Path,
+        outdated: Callable[[Path], bool] | None = None,
+    ) -> None:
+        """Rename a finished folder written under `partial(final)` to `final`.
 
-        shutil.rmtree(final, ignore_errors=True)
-        try:
-            partial.rename(final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            shutil.rmtree(partial, ignore_errors=True)
+        A copy already at `final` holding every file ours holds (the same key:
+        the same content, put there by another writer) is kept and ours
+        dropped: a checkpoint is never replaced under a reader. Only a copy
+        that is incomplete (an older writer's, without the marker written
+        last) or `outdated(final)` (a built-in model of an older version) is
+        replaced: renamed aside, so a reader with its files open keeps them,
+        then removed.
+
+        Files get the workspace's normal mode first (some writers, e.g.
+        safetensors, create them 0600), so a group-shared workspace stays
+        readable by the group."""
+        normal_modes(partial)
+        while True:
+            try:
+                partial.rename(final)
+                return
+            except OSError:
+                if not final.is_dir():
+                    raise
+            if _whole(final, partial) and not (outdated and outdated(final)):
+                shutil.rmtree(partial, ignore_errors=True)
+                return
+            aside = Workspace.partial(final.with_name(final.name + ".old"))
+            try:
+                final.rename(aside)
+            except FileNotFoundError:
+                continue  # another writer moved it first: look again
+            shutil.rmtree(aside, ignore_errors=True)
+
+
+def _whole(existing: Path, ours: Path) -> bool:
+    """Whether `existing` holds every file `ours` holds (the marker included)."""
+    return all(
+        (existing / f.relative_to(ours)).exists()
+        for f in ours.rglob("*")
+        if f.is_file()
+    )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.jsonl import JsonLinesTail
-from engine.store import Store
+from engine.store import Store, result_problem
 
 Record = dict[str, Any]
 # run_id -> target -> records (a record without a target only counts in
@@ -31,7 +31,9 @@ Buckets = dict[str, dict[str | None, list[Record]]]
 class ResultsIndex:
     def __init__(self, results_path: str | Path):
         self.path = Path(results_path)
-        self._tail = JsonLinesTail(self.path, required_key="run_id")
+        # The store's own test of a record: a line the CLI would skip is
+        # skipped here too (and listed in `skipped`), never half-shown.
+        self._tail = JsonLinesTail(self.path, check=result_problem)
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()  # one refresh at a time
         # run_id -> target -> records, both levels in first-seen order
@@ -88,8 +90,13 @@ class ResultsIndex:
 
     @property
     def bad_lines(self) -> int:
-        """Lines of results.jsonl that did not parse (skipped)."""
+        """Lines of results.jsonl that are not results (skipped)."""
         return self._tail.bad_lines
+
+    @property
+    def skipped(self) -> list[tuple[int, str]]:
+        """(line number, what is wrong) of every line skipped so far."""
+        return list(self._tail.bad_line_reasons)
 
     def run_ids(self) -> list[str]:
         """Runs that have results, in the order their first result appeared."""

@@ -1,8 +1,9 @@
 """Check many completions: each one a program run in the sandbox.
 
 `check_completions(problems, samples, limits, workers)` runs every sample's
-program (the problem's program_prefix + the completion + "\\n\\n" + its
-test_program) in its own sandboxed process (engine.codeeval.sandbox), with a
+program (the problem's program_prefix + the completion) in its own sandboxed
+process (engine.codeeval.sandbox) and the problem's test_program in a harness
+process beside it, whose exit status is the verdict (sandbox/harness.py), with a
 small pool of threads, each supervising one child process at a time. Results
 come back in the order of `samples`. `read_samples` reads the JSONL files that
 `xlt-engine codeeval` scores.
@@ -41,11 +42,6 @@ class SampleResult:
         }
 
 
-def program_for(record: Mapping, completion: str) -> str:
-    """The program that is executed for one completion of one problem."""
-    return f"{record['program_prefix']}{completion}\n\n{record['test_program']}"
-
-
 def _check_known(problems: Mapping[str, Mapping], samples: Sequence[Mapping]) -> None:
     for i, sample in enumerate(samples):
         task_id = sample.get("task_id")
@@ -82,16 +78,18 @@ def check_completions(
         task_id = sample["task_id"]
         index = sample.get("completion_index", seen[task_id])
         seen[task_id] += 1
-        jobs.append(
-            (task_id, index, program_for(problems[task_id], sample["completion"]))
-        )
+        record = problems[task_id]
+        program = f"{record['program_prefix']}{sample['completion']}\n"
+        jobs.append((task_id, index, program, record["test_program"]))
     done = 0
     total = len(jobs)
 
     def run(job) -> SampleResult:
         nonlocal done
-        task_id, index, program = job
-        result = SampleResult(task_id, index, run_program(program, limits))
+        task_id, index, program, tests = job
+        # The tests run apart from the program, in a harness whose exit
+        # status is the verdict (sandbox/harness.py): no program can forge it.
+        result = SampleResult(task_id, index, run_program(program, limits, tests))
         if on_result is not None:
             done += 1  # only a progress count: an off-by-a-race is harmless
             on_result(done, total)

@@ -54,6 +54,8 @@ class ExperimentConfig:
     eval_splits_chosen: tuple[str, ...] | None = None
     """The file's eval_splits (None: each target's own split)."""
     keep_target_models: bool = True
+    trust_remote_code: bool = False
+    """Whether a model's own code (config.json auto_map) may run when loaded."""
 
     def task(self, name: str) -> TaskSpec:
         return get_task(name, self.tasks)
@@ -108,6 +110,8 @@ class ExperimentConfig:
             out["allow_code_execution"] = True
         if self.allow_contamination:
             out["allow_contamination"] = True
+        if self.trust_remote_code:
+            out["trust_remote_code"] = True
         if self.eval_splits_chosen is not None:
             out["eval_splits"] = list(self.eval_splits_chosen)
         if not self.keep_target_models:

@@ -12,9 +12,19 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic.dataclasses import is_pydantic_dataclass
 from pydantic.fields import FieldInfo
 
-from engine.config.values import Integer, Means, Number, Table
+from engine.config.values import Integer, Means, Number, Table, at_most
 
 STAGES = ("intermediate", "target")
+
+# Upper bounds: no paper or toolkit sets these (jiant and transformers'
+# TrainingArguments have none); they are xlt's, far beyond any fine-tuning
+# recipe (Phang et al. 2020 train for at most a few epochs; RoBERTa's
+# pretraining ran 500k steps at batch 8k), and there so that a value that
+# cannot run (max_steps = 2**63 - 1, grad_accum = 10**9, epochs = 1e300) is
+# refused when the file is read, not hours or an overflow later.
+MAX_STEPS = 100_000_000
+MAX_EPOCHS = 10_000
+MAX_GRAD_ACCUM = 65_536  # forward passes per optimizer step
 
 
 # A (pydantic) dataclass rather than a model: the training code and the
@@ -31,19 +41,25 @@ class StageHparams:
     batch_size: Integer = Field(
         default=32, ge=1, description="Examples per forward pass."
     )
-    grad_accum: Integer = Field(
+    grad_accum: Annotated[Integer, at_most(MAX_GRAD_ACCUM, "an integer")] = Field(
         default=1,
         ge=1,
         description="Forward passes per optimizer step (effective batch = "
         "batch_size * this).",
     )
-    epochs: Number = Field(
+    epochs: Annotated[Number, at_most(MAX_EPOCHS, "a number")] = Field(
         default=3.0,
         gt=0,
         description="Passes over the training data; ignored when max_steps is set.",
     )
-    max_steps: Annotated[Integer, Means(0, "use epochs")] = Field(
-        default=0, ge=0, description="Optimizer steps to train for; 0 means use epochs."
+    max_steps: Annotated[
+        Integer,
+        Means(0, "use epochs"),
+        at_most(MAX_STEPS, "an integer", "0 = use epochs"),
+    ] = Field(
+        default=0,
+        ge=0,
+        description="Optimizer steps to train for; 0 means use epochs.",
     )
     warmup_ratio: Number = Field(
         default=0.1,

@@ -29,6 +29,18 @@ else:  # pragma: no cover - Python 3.10
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment file; InputError on any problem."""
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.toml"))[:5]
+        raise InputError(
+            f"config file '{path}' is a directory; expected a TOML experiment file"
+            + (f" (it holds {', '.join(inside)})" if inside else "")
+        )
+    if path.exists() and not path.is_file():
+        # /dev/zero, a FIFO, a socket: reading it could block or never end.
+        raise InputError(
+            f"config file '{path}' is not a regular file (a device, pipe or "
+            "socket); expected a TOML experiment file"
+        )
     if not path.is_file():
         hint = ""
         if path.parent.is_dir():

@@ -37,6 +37,7 @@ from engine.errors import InputError, did_you_mean
 
 _UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
 _MISSING = ("missing", "missing_argument", "missing_keyword_only_argument")
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,10 @@ def first_problem(exc: ValidationError, raw: Mapping) -> Problem:
 
 
 def _problem(error: ErrorDetails, raw: Mapping) -> Problem:
-    loc, declared = _walk(ExperimentFile, error["loc"])
+    where = tuple(error["loc"])
+    if where and where[-1] == "[key]":  # a table's key itself: named as the key
+        where = where[:-1]
+    loc, declared = _walk(ExperimentFile, where)
     kind = error["type"]
     if kind in _UNKNOWN:
         parent, key = loc[:-1], loc[-1]
@@ -109,8 +113,14 @@ def _problem(error: ErrorDetails, raw: Mapping) -> Problem:
         value = _value_at(raw, loc, error["input"])
         if kind == "literal_error":
             return Problem(loc, not_one_of(error["input"], item.choices), _dotted(loc))
+        if kind == "value_error":
+            return Problem(loc, str(error["ctx"]["error"]), _dotted(loc))
+        # An item out of bounds: its bounds are said too ("each an integer
+        # in [0, 9]"); an item of the wrong type reads as the list's type.
+        bounds = _bounds(item.metadata) if kind in _BOUNDS else ""
+        each = f", each {_noun(item)}{bounds}" if bounds else ""
         return Problem(
-            loc, f"{expectation(declared)}, got {_shown(value)}", _dotted(loc)
+            loc, f"{expectation(declared)}{each}, got {_shown(value)}", _dotted(loc)
         )
     value = error["input"]
     if kind == "value_error":

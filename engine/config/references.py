@@ -18,6 +18,11 @@ from pathlib import Path
 
 from engine.config.experiment import ExperimentConfig, TaskGroup
 from engine.config.messages import not_one_of
+from engine.config.model_files import (
+    cached_hub_file,
+    model_json,
+    remote_code_message,
+)
 from engine.config.schema import (
     BASELINE,
     BUILTIN_MODELS,
@@ -35,7 +40,14 @@ from engine.data.overrides import (
 from engine.errors import InputError, did_you_mean
 from engine.tasks import REGISTRY, get_task
 from engine.tasks.kinds import CAUSAL_LM, EMBED_AND_SCORE, ENCODER, kind_info
-from engine.tasks.spec import HubSource, LocalSource, ManualSource, Role, TaskSpec
+from engine.tasks.spec import (
+    CompositeSource,
+    HubSource,
+    LocalSource,
+    ManualSource,
+    Role,
+    TaskSpec,
+)
 
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 # Where XTREME's translate-train data lives (google-research/xtreme README,
@@ -47,6 +59,17 @@ _TRANSLATIONS = (
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # What a task of each model family needs, for the one-family message.
 _FAMILY_NEEDS = {ENCODER: "an encoder with task heads", CAUSAL_LM: "a causal LM"}
+
+
+def _exists(path: Path, loc: tuple) -> bool:
+    """Path.exists() that reads a path the system cannot look up (too long,
+    a loop of links) as a problem with the value, not a crash."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise ConfigProblem(
+            loc, f"'{str(path)[:80]}...' cannot be used as a path ({exc.strerror})"
+        ) from None
 
 
 class ConfigProblem(Exception):
@@ -92,7 +115,7 @@ class _Resolver:
         eval_splits = self.eval_splits(f.eval_splits, f.targets, languages)
         for name in f.train.tasks:
             self.lookup(name, ("train", "tasks", name))
-        model = self.model(f.model)
+        model = self.model(f.model, f.trust_remote_code)
         self.one_model_family(f.intermediate, groups, f.targets)
         return ExperimentConfig(
             name=f.name or self.file.stem,
@@ -119,6 +142,7 @@ class _Resolver:
             eval_splits=eval_splits,
             eval_splits_chosen=f.eval_splits,
             keep_target_models=f.keep_target_models,
+            trust_remote_code=f.trust_remote_code,
         )
 
     # -- roles, languages, groups, family -------------------------------------
@@ -241,14 +265,30 @@ class _Resolver:
                 )
 
     # -- the model ----------------------------------------------------------
-    def model(self, text: str) -> str:
+    def model(self, text: str, trust_remote_code: bool) -> str:
         if text in BUILTIN_MODELS:
             return text
+        resolved = self.model_reference(text)
+        try:
+            for filename in ("config.json", "tokenizer_config.json"):
+                model_json(resolved, filename)  # parses, or names file and line
+            code = remote_code_message(resolved)
+        except InputError as exc:
+            raise ConfigProblem(("model",), str(exc)) from None
+        if code and not trust_remote_code:
+            raise ConfigProblem(("model",), code)
+        # Its weights (safetensors only) are checked when the run loads it,
+        # still before the run is registered (engine.models.loading).
+        return resolved
+
+    def model_reference(self, text: str) -> str:
+        """A local model folder (absolute) or a hub id; ConfigProblem if it
+        is neither."""
         looks_like_path = text.startswith(("/", ".", "~")) or text.count("/") > 1
         p = Path(text).expanduser()
         if not p.is_absolute():
             p = self.base / p
-        if p.exists():
+        if _exists(p, ("model",)):
             if not (p / "config.json").is_file():
                 raise ConfigProblem(
                     ("model",),
@@ -264,6 +304,16 @@ class _Resolver:
                 "hub id such as 'FacebookAI/xlm-roberta-base', or the built-in "
                 f"'xlt-tiny'{did_you_mean(text, BUILTIN_MODELS)}",
             )
+        near = did_you_mean(text, BUILTIN_MODELS)
+        if near and "/" not in text and cached_hub_file(text, "config.json") is None:
+            # "xlt-tiyn" is a typo, not a hub model: said now, not after the
+            # hub client's retries (or its offline error) at run time.
+            raise ConfigProblem(
+                ("model",),
+                f"unknown model '{text}'{near} (built-in models: "
+                f"{', '.join(BUILTIN_MODELS)}; otherwise a local folder or a hub "
+                "id such as 'FacebookAI/xlm-roberta-base')",
+            )
         return text  # a hub id, fetched (or found in the hub cache) at run time
 
     # -- files ----------------------------------------------------------------
@@ -272,7 +322,7 @@ class _Resolver:
         p = Path(text).expanduser()
         if not p.is_absolute():
             p = self.base / p
-        if not p.exists():
+        if not _exists(p, loc):
             near = ""
             if p.parent.is_dir():
                 near = did_you_mean(p.name, [c.name for c in p.parent.iterdir()])
@@ -320,6 +370,13 @@ class _Resolver:
             on_disk = self.local_data(task, table, loc)
             return self.translated(on_disk, table.train_languages, loc)
         if not isinstance(task.source, HubSource):
+            if table.path is not None and isinstance(task.source, CompositeSource):
+                raise ConfigProblem(
+                    (*loc, "path"),
+                    f"task '{name}' is read from several datasets "
+                    f"({task.source.describe()}); one path cannot replace them: "
+                    f"give local files instead ([data.{name}.files])",
+                )
             raise ConfigProblem(
                 loc, f"task '{name}' ships its own data; there is nothing to set"
             )
@@ -329,7 +386,7 @@ class _Resolver:
             local = Path(text).expanduser()
             if not local.is_absolute():
                 local = self.base / local
-            if local.exists():
+            if _exists(local, (*loc, "path")):
                 text = str(local)
             elif text.startswith(("/", ".", "~")):
                 self.path(text, (*loc, "path"))  # raises with a hint

@@ -31,8 +31,10 @@ from engine.config.values import (
     Integer,
     Names,
     Number,
+    SafeName,
     Seeds,
     SomeNames,
+    SomeSafeNames,
     Table,
     Text,
 )
@@ -64,7 +66,7 @@ def _path_or_table(value: Any) -> str:
 
 
 DataFiles = Annotated[
-    Annotated[Text, Tag("path")] | Annotated[dict[str, Text], Tag("per-language")],
+    Annotated[Text, Tag("path")] | Annotated[dict[SafeName, Text], Tag("per-language")],
     Discriminator(_path_or_table),
 ]
 """One split's files: a path (the training language's file), or a table
@@ -103,11 +105,11 @@ class CustomTaskTable(Table):
         None, description="Other kinds: the layout of a row (engine.data.adapters)."
     )
     label_field: Text | None = Field(None, description="The label column.")
-    languages: SomeNames | None = Field(
+    languages: SomeSafeNames | None = Field(
         None, description="Languages evaluated (default: those with test files)."
     )
-    train_language: Text = Field("en", description="The training data's language.")
-    train_languages: SomeNames | None = Field(
+    train_language: SafeName = Field("en", description="The training data's language.")
+    train_languages: SomeSafeNames | None = Field(
         None,
         description="Translated training data: the languages whose files.train "
         "files are concatenated into the training data (default: every language "
@@ -130,7 +132,7 @@ class DataTable(Table):
     )
     revision: Text | None = Field(None, description="A hub dataset's revision.")
     files: FilesTable | None = Field(None, description="Local files per split.")
-    train_languages: SomeNames | None = Field(
+    train_languages: SomeSafeNames | None = Field(
         None,
         description="Translate-train: the languages whose training data is "
         "concatenated (the hub's, or files.train's; validation stays English).",
@@ -198,7 +200,7 @@ class ExperimentFile(Table):
         (), description="Intermediate tasks or groups, each a choice of its own."
     )
     targets: SomeNames = Field(description="Target tasks, scored in every language.")
-    languages: dict[str, SomeNames] = Field(
+    languages: dict[str, SomeSafeNames] = Field(
         default_factory=dict,
         description="Per target: the languages to score (default: all of them).",
     )
@@ -227,13 +229,13 @@ class ExperimentFile(Table):
     generation: GenerationSettings = Field(
         default_factory=GenerationSettings, description="[generation]"
     )
-    groups: dict[str, GroupTable] = Field(
+    groups: dict[SafeName, GroupTable] = Field(
         default_factory=dict, description="Multi-task intermediate choices."
     )
     data: dict[str, DataTable] = Field(
         default_factory=dict, description="Where registered tasks' data is read."
     )
-    tasks: dict[str, CustomTaskTable] = Field(
+    tasks: dict[SafeName, CustomTaskTable] = Field(
         default_factory=dict, description="Tasks of your own."
     )
     allow_code_execution: Boolean = Field(
@@ -241,6 +243,13 @@ class ExperimentFile(Table):
     )
     allow_contamination: Boolean = Field(
         False, description="Score code targets that overlap intermediate data."
+    )
+    # Off by default, as in transformers itself: a model folder's own Python
+    # (config.json `auto_map`) runs with the user's rights when loaded.
+    trust_remote_code: Boolean = Field(
+        False,
+        description="Load models whose folder ships its own Python code "
+        "(config.json auto_map), running that code; recorded in the run.",
     )
 
     @field_validator("baseline")

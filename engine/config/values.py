@@ -10,6 +10,7 @@ a type and its bounds into the words of an error ("expected an integer >= 1").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -46,6 +47,20 @@ class Means:
     meaning: str
 
 
+def at_most(limit: int, expected: str, note: str = "") -> AfterValidator:
+    """An upper bound checked after the declared ones, so a value below the
+    lower bound still reads "expected an integer >= 1"; `expected` names the
+    type: at_most(10, "an integer") -> "expected an integer <= 10, got 11"."""
+    said = f" ({note})" if note else ""
+
+    def check(value: Any) -> Any:
+        if value > limit:
+            raise ValueError(f"expected {expected} <= {limit}{said}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
 def _one_or_many(*types: type) -> BeforeValidator:
     # `targets = "xnli"` means ["xnli"], `seeds = 1` means [1]: a list of one
     # is what the user meant.
@@ -74,6 +89,30 @@ Names = Annotated[tuple[Annotated[str, Strict()], ...], STRING_AS_LIST, LISTED_O
 SomeNames = Annotated[Names, Field(min_length=1)]
 """Names, at least one."""
 
+# A name that becomes, or may become, part of a path in the workspace (a code
+# target writes generations/<language>.jsonl; task and group names name
+# stages and exports): the same conservative pattern as run ids
+# (engine.control), so "/tmp/x" or "../../x" never leads a write outside.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _file_name(value: str) -> str:
+    if not _FILE_NAME.match(value) or ".." in value:
+        raise ValueError(
+            f"{value!r} cannot be used as a name: xlt writes files named after it; "
+            "use letters, digits, '.', '_' and '-' (at most 100 characters, "
+            "starting with a letter or digit, no '/' and no '..')"
+        )
+    return value
+
+
+SafeName = Annotated[str, Strict(), AfterValidator(_file_name)]
+"""A name that may become part of a file name: languages, custom tasks, groups."""
+SafeNames = Annotated[tuple[SafeName, ...], STRING_AS_LIST, LISTED_ONCE]
+"""A list of such names."""
+SomeSafeNames = Annotated[SafeNames, Field(min_length=1)]
+"""Such names, at least one."""
+
 
 def _seeds_once(values: tuple) -> tuple:
     if len(set(values)) != len(values):
@@ -81,8 +120,11 @@ def _seeds_once(values: tuple) -> tuple:
     return values
 
 
+# numpy's generators take seeds >= 0 and its legacy RandomState (used by many
+# libraries) takes at most 2**32 - 1; torch.manual_seed takes those too.
+Seed = Annotated[Integer, Field(ge=0, le=2**32 - 1)]
 Seeds = Annotated[
-    tuple[Integer, ...],
+    tuple[Seed, ...],
     _one_or_many(int),
     Field(min_length=1),
     AfterValidator(_seeds_once),

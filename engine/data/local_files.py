@@ -3,6 +3,9 @@ record) pairs. A .txt file's record is one non-blank line, {"text": line}
 (masked-language modelling reads Wikipedia extracts and the like this way).
 
 Errors name the file and line, what was expected and the nearest valid value.
+Text is read as UTF-8 with or without a byte-order mark ("utf-8-sig"):
+Excel and Windows tools write one at the start of CSV files, and left in, it
+would become part of the first column's name.
 Light module: the TUI and the config check use it without torch.
 """
 
@@ -47,7 +50,7 @@ def read_records(
 
 
 def _jsonl(path: Path, shown: str):
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -68,7 +71,7 @@ def _jsonl(path: Path, shown: str):
 
 def _json(path: Path, shown: str):
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{shown}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -82,7 +85,7 @@ def _json(path: Path, shown: str):
 
 
 def _delimited(path: Path, delimiter: str):
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh, delimiter=delimiter)
         if not reader.fieldnames:
             raise InputError(f"{path}: empty file; expected a header line")
@@ -97,7 +100,7 @@ def _delimited(path: Path, delimiter: str):
 
 
 def _lines(path: Path):
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         for line_no, line in enumerate(fh, start=1):
             line = line.rstrip("\r\n")
             if line.strip():

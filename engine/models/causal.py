@@ -4,14 +4,21 @@ The same rules as engine.models.loading for encoders: a reference is the
 built-in `xlt-tiny-causal`, a local folder written by `save_pretrained`, or a
 hub id; everything loads through the Auto classes; weights come from
 safetensors only (a local folder without them is refused with the conversion
-to run); remote code is never run (`trust_remote_code=False`, so an
-architecture transformers does not ship is refused with a clear message).
+to run); remote code runs only where the experiment sets
+`trust_remote_code = true` (engine.models.loading: a model naming code of its
+own is refused otherwise, and an architecture transformers does not ship is
+refused with a clear message).
 """
 
 from __future__ import annotations
 
 from engine.errors import InputError
-from engine.models.loading import _has_safetensors, load_tokenizer
+from engine.models.loading import (
+    _has_safetensors,
+    check_loadable,
+    load_tokenizer,
+    trust_remote_code,
+)
 from engine.models.tiny_causal import TINY_CAUSAL_NAME, ensure_tiny_causal_model
 from engine.workspace import Workspace
 
@@ -44,12 +51,16 @@ def load_causal_lm(path: str, dtype=None):
     only; None keeps float32, which training needs (autocast does the rest)."""
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"use_safetensors": _has_safetensors(path), "trust_remote_code": False}
+    check_loadable(path)
+    kwargs = {
+        "use_safetensors": _has_safetensors(path),
+        "trust_remote_code": trust_remote_code(),
+    }
     if dtype is not None:
         kwargs[_dtype_argument()] = dtype
     try:
         return AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except OSError as exc:
+    except (OSError, KeyError, TypeError) as exc:
         raise InputError(f"could not load a model from '{path}': {exc}") from None
     except ValueError as exc:
         # transformers says ValueError for an architecture it does not know

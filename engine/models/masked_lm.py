@@ -26,7 +26,7 @@ from typing import Any
 from torch import nn
 
 from engine.errors import InputError
-from engine.models.loading import _has_safetensors
+from engine.models.loading import _has_safetensors, check_loadable, trust_remote_code
 
 log = logging.getLogger("xlt.engine")
 
@@ -43,9 +43,13 @@ def load_masked_lm(path: str) -> MaskedLM:
     """The encoder at `path` and its masked-LM head (pretrained or fresh)."""
     from transformers import AutoModelForMaskedLM
 
+    check_loadable(path)
     try:
         model, info = AutoModelForMaskedLM.from_pretrained(
-            path, use_safetensors=_has_safetensors(path), output_loading_info=True
+            path,
+            use_safetensors=_has_safetensors(path),
+            trust_remote_code=trust_remote_code(),
+            output_loading_info=True,
         )
     except (OSError, ValueError) as exc:
         raise InputError(

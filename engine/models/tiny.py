@@ -17,12 +17,12 @@ TINY_NAME = "xlt-tiny"
 TINY_SEED = 1234
 # Bump when the architecture below changes, so old copies are rewritten.
 TINY_VERSION = "1"
+_MARKER = "xlt_tiny_version.txt"
 
 
 def ensure_tiny_model(folder: Path) -> Path:
     """Write the tiny model into `folder` unless a current copy is there."""
-    marker = folder / "xlt_tiny_version.txt"
-    if marker.is_file() and marker.read_text().strip() == TINY_VERSION:
+    if _is_current(folder):
         return folder
     import torch
     from transformers import BertConfig, BertModel, ByT5Tokenizer
@@ -49,7 +49,18 @@ def ensure_tiny_model(folder: Path) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    (tmp / "xlt_tiny_version.txt").write_text(TINY_VERSION)
-    # Written whole, then moved into place: a crash leaves no half model behind.
-    Workspace.move_into_place(tmp, folder)
+    (tmp / _MARKER).write_text(TINY_VERSION)
+    # Written whole under a name of its own (runs starting side by side each
+    # write one), then moved into place: a crash leaves no half model behind,
+    # and a current copy another run put there first is kept, not replaced
+    # under its reader.
+    Workspace.move_into_place(tmp, folder, outdated=lambda f: not _is_current(f))
     return folder
+
+
+def _is_current(folder: Path) -> bool:
+    marker = folder / _MARKER
+    try:
+        return marker.read_text().strip() == TINY_VERSION
+    except OSError:
+        return False

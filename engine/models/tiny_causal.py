@@ -59,8 +59,7 @@ def tiny_causal_tokenizer(add_bos: bool = True):
 def ensure_tiny_causal_model(folder: Path) -> Path:
     """Write the tiny causal LM into `folder` unless a current copy is there."""
     folder = Path(folder)
-    marker = folder / _MARKER
-    if marker.is_file() and marker.read_text().strip() == TINY_CAUSAL_VERSION:
+    if _is_current(folder):
         return folder
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -90,6 +89,15 @@ def ensure_tiny_causal_model(folder: Path) -> Path:
     model.save_pretrained(tmp)  # safetensors: the default of every supported version
     tokenizer.save_pretrained(tmp)
     (tmp / _MARKER).write_text(TINY_CAUSAL_VERSION)
-    # Written whole, then moved into place: a crash leaves no half model behind.
-    Workspace.move_into_place(tmp, folder)
+    # Written whole under a name of its own, then moved into place: a crash
+    # leaves no half model behind, and a current copy another run put there
+    # first is kept, not replaced under its reader.
+    Workspace.move_into_place(tmp, folder, outdated=lambda f: not _is_current(f))
     return folder
+
+
+def _is_current(folder: Path) -> bool:
+    try:
+        return (folder / _MARKER).read_text().strip() == TINY_CAUSAL_VERSION
+    except OSError:
+        return False

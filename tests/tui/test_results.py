@@ -862,3 +862,21 @@ def test_views_and_exports_carry_the_split_and_the_marks(tmp_path):
     # A split the run lacks falls back to the default: validation.
     other = build_view(recs, ViewState("rs", "xnli", split="dev"), ())
     assert other.split == "validation"
+
+
+async def test_damaged_result_lines_are_said_not_silently_skipped(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    with (ws.root / "results.jsonl").open("a", encoding="utf-8") as f:
+        f.write("not json at all\n")
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_run(app, pilot, "r1")
+
+        def told() -> list[str]:
+            return [str(n.message) for n in app._notifications]
+
+        await wait_until(
+            pilot, lambda: any("skipped damaged" in m for m in told()), describe=told
+        )
+        # The good lines are still shown.
+        assert cells(app)[0][0] == "baseline"

@@ -234,3 +234,17 @@ async def test_detail_panel_shows_the_runs_provenance(tmp_path):
         assert "data: xnli/test/de sha256:ababa…" in text
         await pilot.press("down")  # a run from before provenance was recorded
         await wait_until(pilot, lambda: "not recorded" in detail())
+
+
+async def test_a_damaged_store_is_said_where_the_runs_would_be(tui_workspace):
+    from textual.widgets import Static
+
+    (tui_workspace.root / "xlt.json").write_bytes(b"\xff\xfe not json")
+    app = XltApp(tui_workspace, poll_seconds=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        def shown() -> str:
+            return str(app.screen.query_one("#runs-empty", Static).render())
+
+        await wait_until(pilot, lambda: "cannot be read" in shown(), describe=shown)
+        assert "xlt.json" in shown()

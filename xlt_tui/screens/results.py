@@ -204,6 +204,7 @@ class ResultsScreen(Screen):
         self.xtreme: XtremeView | None = None
         self.page = HEATMAP
         self.index: ResultsIndex | None = None
+        self._skipped_told = 0  # damaged results.jsonl lines already reported
         self.loaded = False
         self._runs: list[dict[str, Any]] = []
         self._wanted_run: str | None = _UNSET  # from show_run, not applied yet
@@ -286,6 +287,18 @@ class ResultsScreen(Screen):
             )
             self.post_message(ResultsRefreshed(False, None))
             return
+        skipped = self._index.skipped
+        if len(skipped) > self._skipped_told:
+            # Damaged lines of results.jsonl: said once each, never a silent gap.
+            lines = ", ".join(str(n) for n, _ in skipped[self._skipped_told :][:5])
+            first_reason = skipped[self._skipped_told][1]
+            self._skipped_told = len(skipped)
+            self.app.call_from_thread(
+                self.notify,
+                f"results.jsonl: skipped damaged line(s) {lines} ({first_reason})",
+                severity="warning",
+                timeout=10,
+            )
         self.post_message(ResultsRefreshed(changed, runs))
 
     def on_results_refreshed(self, message: ResultsRefreshed) -> None:

@@ -66,8 +66,18 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs")
     def refresh_runs(self) -> None:
-        records = self.app.client.runs()
+        try:
+            records = self.app.client.runs()
+        except InputError as exc:
+            # A damaged store: say so where the runs would be, never a blank.
+            self.app.call_from_thread(self.show_store_problem, str(exc))
+            return
         self.app.call_from_thread(self.show_runs, records)
+
+    def show_store_problem(self, message: str) -> None:
+        empty = self.query_one("#runs-empty", Static)
+        empty.update(Text(f"The runs store cannot be read: {message}"))
+        empty.display = True
 
     def show_runs(self, records: list[dict[str, Any]]) -> None:
         self.records = list(reversed(records))  # newest first

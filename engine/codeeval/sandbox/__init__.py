@@ -15,8 +15,9 @@ wall clock, the output cap, the kill), classify (the verdict), records
 (Limits, Isolation, Verdict), cgroup (the program's memory and pids cgroup),
 interpreter (what the program's interpreter needs from the host); the two
 backends: bubblewrap (+ bwrap_entry, run as a script) and namespaces (+
-launcher, run as a script); and what runs inside the sandboxed interpreter,
-passed to it as source text: bootstrap and guard.
+launcher, run as a script); leftovers (the folders of a killed evaluator); and
+what runs inside the sandboxed interpreter, passed to it as source text:
+bootstrap, guard and harness (tests judged from outside the program).
 
 Backends. `Limits.backend`, else the XLT_SANDBOX environment variable
 ("auto", "bubblewrap", "namespaces"), else auto: bubblewrap where `bwrap` is
@@ -36,6 +37,15 @@ Always, by either backend:
     (`max_processes`, see below; under bubblewrap the bootstrap sets it,
     before the program's first statement); it dies with its launcher
     (PR_SET_PDEATHSIG) and gains no privileges on exec (PR_SET_NO_NEW_PRIVS);
+  - an otherwise empty root (below): the program sees the system folders and
+    its interpreter's own prefixes, read-only, never a home, /root or the
+    host's /tmp, whoever runs the evaluator;
+  - nothing outlives the evaluator: the launcher (namespaces) and bwrap die
+    with it (PR_SET_PDEATHSIG, checked against its pid so a parent that died
+    first is noticed), the program dies with the launcher, and the pid
+    namespace's end takes its descendants. The working folders carry the
+    evaluator's pid and start time (leftovers.py): an evaluator killed with
+    SIGKILL leaves its folder, and the next evaluator's first run removes it;
   - a wall-clock timeout and an output cap (`max_output_bytes`, stdout and
     stderr together), enforced by the evaluator: past either, everything is
     killed and the verdict says which;
@@ -71,23 +81,27 @@ on the host too; otherwise the program is host uid 0 without capabilities in
 that empty read-only root, and then only the pids cgroup caps its processes.
 
 namespaces (launcher.py, the fallback; `Limits(namespaces=False)` runs it
-with rlimits, the cgroup and the guard only). The launcher tries each layer,
-falls back, and records why not:
+with rlimits, the cgroup and the guard only, and the host's files visible).
+The launcher tries each layer, falls back, and records why not:
   - namespaces: mount, network, pid, IPC, UTS; for an unprivileged evaluator
     inside a user namespace (uid 0 inside = the caller outside);
   - network: a fresh network namespace with only a loopback device; nothing
     outside the sandbox is reachable, the host's 127.0.0.1 included;
-  - files: the whole mount tree is made read-only (mount_setattr with
-    AT_RECURSIVE; one remount per mount on kernels before 5.12), /tmp,
-    /var/tmp, /dev/shm and /run are covered by empty read-only tmpfs mounts
-    (unless the interpreter lives there), and the working directory is a
+  - files: the same empty root as bubblewrap's, built by the launcher on a
+    tmpfs and entered by the program's process with pivot_root (the host's
+    tree is detached, not just covered): the system folders, /etc/ld.so.cache
+    and the interpreter's own prefixes (never their parents) bound read-only
+    (mount_setattr with AT_RECURSIVE; one remount per mount on kernels before
+    5.12), a minimal read-only /dev, empty tmpfs /tmp and /dev/shm, its own
+    /proc, and the working directory (the same path as the host folder) a
     private tmpfs of `max_disk_bytes`: what the program writes never reaches
-    the disk. The program holds no capability over that mount namespace (its
-    bounding set is emptied before exec, root-in-a-namespace included), so it
-    cannot remount anything writable, and it may not create user namespaces of
-    its own (max_user_namespaces = 0 in its namespace), so it cannot become
-    root anywhere to mount over anything. The rest of the host's files stay
-    visible, read-only;
+    the disk. Where the mount namespace exists but this root cannot be built,
+    the run is an "error" (it never falls back to the host's tree). The
+    program holds no capability over that mount namespace (its bounding set
+    is emptied before exec, root-in-a-namespace included), so it cannot
+    remount anything writable, and it may not create user namespaces of its
+    own (max_user_namespaces = 0 in its namespace), so it cannot become root
+    anywhere to mount over anything;
   - processes: the program is pid 1 of a fresh pid namespace with a /proc of
     its own: it sees no process outside, cannot signal one (its parent is
     outside: getppid() is 0), and when it dies, or its launcher dies, the
@@ -98,7 +112,8 @@ falls back, and records why not:
     process cap and the file protection hold under root. If uid 65534 cannot
     read the interpreter (a Python under /root, say), that namespace also maps
     uid 0 and the program keeps CAP_DAC_READ_SEARCH there, and nothing else:
-    it can *read* what root can read (it could as root), never write.
+    it can *read* root's files among the few its empty root holds (the
+    system folders and the interpreter's), never write.
 
 RLIMIT_NPROC counts the tasks (processes and threads) of a real user id, not of
 a process tree, and never applies to host uid 0. Since Linux 5.14 the count is
@@ -127,16 +142,23 @@ Where the mount or network namespace is missing, the guard is what stands
 between the program and the user's files or the network: `Isolation` says
 which held.
 
-Verdicts: "passed" (exit 0 *and* the completion marker, printed after the
-program's last statement, so `os._exit(0)` or `sys.exit(0)` before the tests is
-not a pass), "failed" (an exception or a non-zero exit; the reason is the last
-line of the traceback), "timed_out" (wall clock or CPU time: the reason says
-which), "error" (syntax error, memory, file-size or disk limit, killed by a
-signal, output flood, a launcher killed by the program, a sandbox that could not
-start). The marker carries a per-run nonce that the program is not given (it
-reaches the bootstrap through a pipe); a program that searches its caller's
-frame for it can forge a pass: the marker stops programs that end early, not a
-program written to fool the evaluator.
+Verdicts: "passed", "failed" (an exception or a non-zero exit; the reason is
+the last line of the traceback), "timed_out" (wall clock or CPU time: the
+reason says which), "error" (syntax error, memory, file-size or disk limit,
+killed by a signal, output flood, a launcher killed by the program, a sandbox
+that could not start). Who says "passed":
+  - with `run_program(source, limits, tests=...)` (check_completions, so
+    pass@k and `xlt-engine codeeval`), the tests run in a harness process of
+    their own, forked before the program's first statement, that never runs
+    the program's code and exchanges only plain data with it; its exit status
+    is the verdict (harness.py). Reading the caller's frame, scanning memory
+    or exiting early cannot forge it;
+  - without tests, the program passes when it exits 0 *and* a completion
+    marker printed after its last statement appears (so `os._exit(0)` or
+    `sys.exit(0)` before its end is not a pass). The marker's nonce lives in
+    the program's own process: a program that searches its caller's frame for
+    it can forge a pass. Use this only for programs that are not trying to
+    fool the evaluator.
 """
 
 from __future__ import annotations

@@ -40,13 +40,36 @@ class Job:
     limits: Limits
     workdir: str
     """The evaluator's temporary folder on the host; program.py is in it."""
-    marker: str
-    """What the bootstrap prints after the program's last statement."""
+    marker: str | None
+    """What the bootstrap prints after the program's last statement (None
+    when `tests` judge the run: then there is no marker)."""
     cgroup: ProgramCgroup | None
     notes: list[str] = field(default_factory=list)
     """Said before the run (backend choice, cgroup); end up in Isolation.notes."""
     backend_facts: dict = field(default_factory=dict)
     """What the backend's start() leaves for its outcome()."""
+    tests: str | None = None
+    """Test code run by the harness process, apart from the program
+    (harness.py); None: the program is judged by its marker."""
+
+    @property
+    def harness_tasks(self) -> int:
+        """The harness process, where there is one (it counts towards the
+        program's process limits)."""
+        return 0 if self.tests is None else 1
+
+    def program_settings(self) -> dict:
+        """What the bootstrap reads on fd 3, less the backend's own paths."""
+        settings: dict = {
+            "guard": self.limits.python_guard,
+            "guard_source": program_side_source("guard.py"),
+        }
+        if self.tests is None:
+            settings["marker"] = self.marker
+        else:
+            settings["tests"] = self.tests
+            settings["harness_source"] = program_side_source("harness.py")
+        return settings
 
 
 @dataclass

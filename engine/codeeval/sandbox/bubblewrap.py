@@ -139,7 +139,7 @@ def _run_probe(bwrap: str, mode: str) -> str | None:
     }
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-B", "-S", str(ENTRY)],
+            [sys.executable, "-I", "-B", "-S", str(ENTRY), str(os.getpid())],
             input=json.dumps(cfg).encode(),
             capture_output=True,
             timeout=20,
@@ -259,12 +259,11 @@ def start(job: Job) -> Started:
     job.backend_facts.update(host_paths=host_paths, mode=mode, options=_options(bwrap))
     argv += [sys.executable, "-I", "-B", "-c", program_side_source("bootstrap.py")]
     program_settings = {
+        **job.program_settings(),
         "program": f"{WORKDIR}/{PROGRAM_FILE}",
         "workdir": WORKDIR,
-        "guard": limits.python_guard,
-        "guard_source": program_side_source("guard.py"),
-        "marker": job.marker,
-        "nproc": limits.max_processes + 1,  # bwrap's init counts there too
+        # bwrap's init counts there too, and the harness where there is one
+        "nproc": limits.max_processes + 1 + job.harness_tasks,
     }
     entry = {
         "argv": argv,
@@ -286,7 +285,7 @@ def start(job: Job) -> Started:
         passed.append(status_w)
         entry["fds"] = [list(pair) for pair in zip(passed, FD_NUMBERS, strict=True)]
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-S", str(ENTRY)],
+            [sys.executable, "-I", "-B", "-S", str(ENTRY), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -18,6 +18,8 @@ import json
 import os
 import sys
 
+PR_SET_PDEATHSIG = 1
+
 
 def main() -> int:
     import fcntl
@@ -64,6 +66,15 @@ def main() -> int:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
+        # Dies with the evaluator (bwrap's --die-with-parent says the same
+        # once it runs; this covers the moment before). After setresuid,
+        # which clears it; kept across the exec of a bwrap that is not setuid.
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != int(sys.argv[1]):
+            return 1  # the evaluator is gone already
         os.execv(cfg["argv"][0], cfg["argv"])
     except OSError as exc:
         report(setup_error=f"cannot run {cfg['argv'][0]}: {exc}")

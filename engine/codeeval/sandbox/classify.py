@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 
+from engine.codeeval.sandbox.harness import ENDED_EARLY, KILLED_BY
 from engine.codeeval.sandbox.launcher import EXEC_FAILED
 from engine.codeeval.sandbox.records import Limits
 
@@ -52,7 +53,10 @@ def classify(
     launcher_rc: int | None,
     limits: Limits,
     oom_kills: int = 0,
+    judged_by_harness: bool = False,
 ) -> tuple[str, str]:
+    """`judged_by_harness`: the exit status is the test harness's (0 = every
+    test ran; see harness.py), not the program's; there is no marker."""
     memory = f"memory limit of {limits.memory_mb} MiB exceeded"
     if oom_kills:
         # Whatever died of it (the program, or its launcher first), the cause
@@ -65,6 +69,14 @@ def classify(
         return limit_hit
     if "setup_error" in reports:
         return "error", f"the sandbox could not start: {reports['setup_error']}"
+    last = last_line(stderr)
+    if judged_by_harness and "exit" in reports and last.startswith(KILLED_BY):
+        # The harness, pid 1 of its namespace, could not die of the signal
+        # that ended the program: it said which.
+        number = last[len(KILLED_BY) :]
+        if number.isdigit():
+            reports = {**reports, "signal": int(number)}
+            reports.pop("exit")
     if "exit" not in reports and "signal" not in reports:
         if launcher_rc is not None and launcher_rc < 0:
             return "error", (
@@ -86,9 +98,8 @@ def classify(
             )
         return "error", f"killed by signal {name}"
     code = reports["exit"]
-    last = last_line(stderr)
     if code == 0:
-        if completed:
+        if completed or judged_by_harness:
             return "passed", ""
         return "failed", (
             "exited with status 0 before its tests finished (no completion marker)"
@@ -108,6 +119,11 @@ def classify(
         )
     if last.startswith(("Fatal Python error", EXEC_FAILED)):
         return "error", last
+    if last == ENDED_EARLY:
+        return "failed", (
+            "exited with status 0 before its tests finished (the tests' harness "
+            "saw it end)"
+        )
     if completed:
         return "failed", f"exit status {code} after its tests finished: {last}"
     return "failed", last or f"exit status {code}"

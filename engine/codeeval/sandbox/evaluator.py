@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 
-from engine.codeeval.sandbox import bubblewrap, cgroup, namespaces
+from engine.codeeval.sandbox import bubblewrap, cgroup, leftovers, namespaces
 from engine.codeeval.sandbox.backends import Job, SandboxUnavailable, choose
 from engine.codeeval.sandbox.classify import (
     MARKER_PREFIX,
@@ -50,8 +50,14 @@ def probe_isolation(limits: Limits | None = None) -> Isolation:
     return verdict.isolation
 
 
-def run_program(source: str, limits: Limits | None = None) -> Verdict:
-    """Run `source` in the sandbox; never raises for anything the program does."""
+def run_program(
+    source: str, limits: Limits | None = None, tests: str | None = None
+) -> Verdict:
+    """Run `source` in the sandbox; never raises for anything the program does.
+
+    With `tests` (Python code that uses the program's names), the tests run in
+    a harness process of their own and its exit status is the verdict
+    (harness.py); without, the program passes when it reaches its end."""
     limits = limits or Limits()
     start = time.monotonic()
     try:
@@ -59,21 +65,24 @@ def run_program(source: str, limits: Limits | None = None) -> Verdict:
     except SandboxUnavailable as exc:
         return Verdict("error", f"the sandbox could not start: {exc}", 0.0, "")
     backend = _BACKENDS[name]
-    workdir = tempfile.mkdtemp(prefix="xlt-sandbox-")
+    leftovers.sweep_once()  # folders of evaluators killed before they cleaned up
+    workdir = tempfile.mkdtemp(prefix=leftovers.workdir_prefix())
     program_cgroup = None
     try:
         with open(os.path.join(workdir, PROGRAM_FILE), "w", encoding="utf-8") as fh:
             fh.write(source)
+        harness = 0 if tests is None else 1
         program_cgroup, cgroup_notes = cgroup.create(
-            (limits.memory_mb + CGROUP_HEADROOM_MB) * 1024 * 1024,
-            limits.max_processes + backend.EXTRA_TASKS,
+            (limits.memory_mb + CGROUP_HEADROOM_MB * (1 + harness)) * 1024 * 1024,
+            limits.max_processes + backend.EXTRA_TASKS + harness,
         )
         job = Job(
             limits=limits,
             workdir=workdir,
-            marker=MARKER_PREFIX + secrets.token_hex(16),
+            marker=None if tests is not None else MARKER_PREFIX + secrets.token_hex(16),
             cgroup=program_cgroup,
             notes=notes + cgroup_notes,
+            tests=tests,
         )
         return _run(backend, job, start)
     finally:
@@ -109,14 +118,15 @@ def _run(backend, job: Job, start: float) -> Verdict:
     status, reason = classify(
         supervisor.limit_hit,
         reports,
-        completed(stdout, job.marker),
+        job.marker is not None and completed(stdout, job.marker),
         stderr,
         started.proc.returncode,
         job.limits,
         job.cgroup.oom_kills() if job.cgroup else 0,
+        judged_by_harness=job.tests is not None,
     )
     seconds = round((supervisor.ended or start) - start, 3)
-    tail = output_tail(stdout.replace(job.marker, ""), stderr)
+    tail = output_tail(stdout.replace(job.marker, "") if job.marker else stdout, stderr)
     if isolation is not None:
         _last_isolation = isolation
     return Verdict(status, reason, seconds, tail, isolation)

@@ -58,12 +58,6 @@ def readable_by_nobody() -> bool:
     return all(world_readable(p) for p in interpreter_paths())
 
 
-def keep_visible() -> list[str]:
-    """Directories the namespaces launcher must never cover with an empty
-    mount: the interpreter needs them."""
-    return sorted({os.path.dirname(p) for p in interpreter_paths()} | {sys.prefix})
-
-
 def interpreter_folders() -> list[str]:
     """The host folders an empty root needs for this interpreter to run the
     program with the same packages: the prefixes (a venv's and its base's),

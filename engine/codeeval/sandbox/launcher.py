@@ -48,6 +48,15 @@ AT_FDCWD = -100
 AT_RECURSIVE = 0x8000
 AT_EMPTY_PATH = 0x1000
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture since 5.12
+SYS_PIVOT_ROOT = {
+    "x86_64": 155,
+    "aarch64": 41,
+    "riscv64": 41,
+    "ppc64le": 203,
+    "s390x": 217,
+}
+"""pivot_root(2) has no libc wrapper; its number differs per architecture."""
+MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
@@ -55,8 +64,6 @@ PR_SET_NO_NEW_PRIVS = 38
 CAP_DAC_READ_SEARCH = 2
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
-
-_HIDE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run")
 
 
 class _Libc:
@@ -121,6 +128,21 @@ class _Libc:
         )
         self._check(0 if result == 0 else -1, "mount_setattr")
 
+    def enter_root(self, new_root: str) -> None:
+        """Make `new_root` (a mount point) this mount namespace's root and
+        detach the old one: nothing of the host's tree stays reachable."""
+        c = self.ctypes
+        os.chdir(new_root)
+        number = SYS_PIVOT_ROOT.get(os.uname().machine)
+        if number is None:
+            raise OSError(38, f"pivot_root: no syscall number for {os.uname().machine}")
+        # pivot_root(".", "."): the old root ends up on top of the new one,
+        # from where it is detached.
+        result = self.lib.syscall(c.c_long(number), b".", b".")
+        self._check(0 if result == 0 else -1, "pivot_root")
+        self._check(self.lib.umount2(b".", c.c_int(MNT_DETACH)), "umount the old root")
+        os.chdir("/")
+
     def prctl(self, option: int, arg: int) -> None:
         c = self.ctypes
         self._check(
@@ -159,16 +181,6 @@ def _mount_flags_from(options: str) -> int:
     return flags
 
 
-def _remount_all_readonly(libc: _Libc) -> None:
-    """Fallback for kernels before mount_setattr: every mount, one by one."""
-    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
-        entries = [line.split() for line in fh]
-    for fields in entries:
-        point = fields[4].encode().decode("unicode_escape")
-        flags = MS_BIND | MS_REMOUNT | MS_RDONLY | _mount_flags_from(fields[5])
-        libc.mount(None, point, None, flags)
-
-
 def _loopback_up() -> None:
     import fcntl
     import socket
@@ -179,56 +191,127 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, request)
 
 
-def _private_filesystem(
-    libc: _Libc, cfg: dict, facts: dict, source: bytes, writable_proc: bool
-) -> None:
-    """Read-only view of everything, a private tmpfs as the working directory."""
-    workdir = cfg["workdir"]
-    limits = cfg["limits"]
-    notes = facts["notes"]
-    libc.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    keep = cfg["keep_visible"]
-    for folder in _HIDE_DIRS:
-        if os.path.islink(folder) or not os.path.isdir(folder):
-            continue
-        if any(p == folder or p.startswith(folder + "/") for p in keep):
-            notes.append(f"{folder} left visible: the interpreter is under it")
-            continue
-        try:
-            libc.mount(
-                "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"
-            )
-            facts["hidden_dirs"].append(folder)
-        except OSError as exc:
-            notes.append(f"{folder} not hidden: {exc}")
-    os.makedirs(workdir, exist_ok=True)
+def _bind_readonly(libc: _Libc, source: str, target: str) -> None:
+    """`source` (and the mounts below it) at `target`, read-only, no setuid."""
+    libc.mount(source, target, None, MS_BIND | MS_REC)
     try:
-        libc.mount_setattr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, recursive=True)
+        libc.mount_setattr(
+            target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, recursive=True
+        )
     except OSError as exc:
         if exc.errno not in (38, 1):  # ENOSYS, EPERM: try the old way
             raise
-        _remount_all_readonly(libc)
-    if writable_proc:
-        # The launcher still writes the program's uid_map through this /proc;
-        # it is made read-only again before the program starts.
+        _remount_readonly_below(libc, target)
+
+
+def _remount_readonly_below(libc: _Libc, top: str) -> None:
+    """Fallback for kernels before mount_setattr: every mount at or below
+    `top`, one by one, keeping the flags it has (a user namespace must)."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        entries = [line.split() for line in fh]
+    for fields in entries:
+        point = fields[4].encode().decode("unicode_escape")
+        if point == top or point.startswith(top + "/"):
+            flags = MS_BIND | MS_REMOUNT | MS_RDONLY | _mount_flags_from(fields[5])
+            libc.mount(None, point, None, flags)
+
+
+def _mkdirs(root: str, path: str) -> str:
+    """`path` (absolute) made inside `root`, mode 0755; its full name."""
+    target = root + path
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    return target
+
+
+def _private_filesystem(libc: _Libc, cfg: dict, facts: dict, source: bytes) -> None:
+    """An otherwise empty root, built at the working folder's host path (the
+    child pivots into it): read-only binds of the system folders and the
+    interpreter's own prefixes (never their parents), an empty /tmp and
+    /dev/shm, a minimal /dev, a mount point for the child's /proc, and the
+    working directory, a private tmpfs of `max_disk_bytes` at the same path
+    as on the host. No home, no /root, no host /tmp, /etc or /run."""
+    workdir = cfg["workdir"]
+    limits = cfg["limits"]
+    mounts = cfg["mounts"]
+    disk = int(limits["max_disk_bytes"])
+    libc.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    root = workdir  # the new root's tmpfs covers the host folder (and program.py)
+    libc.mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    host_paths: list[str] = []
+    links: list[str] = []
+    for folder in mounts["system_dirs"]:
+        if os.path.islink(folder):
+            os.symlink(os.readlink(folder), root + folder)
+            links.append(folder)
+        elif os.path.isdir(folder):
+            _bind_readonly(libc, folder, _mkdirs(root, folder))
+            host_paths.append(folder)
+    for path in mounts["files"]:
+        if os.path.isfile(path):
+            target = _mkdirs(root, os.path.dirname(path)) + "/" + os.path.basename(path)
+            open(target, "wb").close()
+            _bind_readonly(libc, path, target)
+            host_paths.append(path)
+    _minimal_dev(libc, root)
+    for folder in ("/tmp", "/dev/shm"):
         libc.mount(
-            None, "/proc", None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            "tmpfs",
+            _mkdirs(root, folder),
+            "tmpfs",
+            MS_NOSUID | MS_NODEV,
+            f"size={disk},mode=1777",
         )
-        facts["writable_proc"] = True
-    facts["readonly_fs"] = True
+    for folder in mounts["interpreter"]:
+        if any(folder == p or folder.startswith(p + "/") for p in host_paths):
+            continue
+        if any(folder.startswith(link + "/") for link in links):
+            continue  # (its real path, under the link's target, is mounted)
+        _bind_readonly(libc, folder, _mkdirs(root, folder))
+        host_paths.append(folder)
+    _mkdirs(root, "/proc")  # the child mounts its pid namespace's /proc here
     uid, gid = facts["program_ids"]
+    inner = _mkdirs(root, workdir)
     libc.mount(
         "tmpfs",
-        workdir,
+        inner,
         "tmpfs",
         MS_NOSUID | MS_NODEV,
-        f"size={int(limits['max_disk_bytes'])},mode=0700,uid={uid},gid={gid}",
+        f"size={disk},mode=0700,uid={uid},gid={gid}",
     )
-    facts["private_tmp"] = True
-    path = os.path.join(workdir, PROGRAM_FILE)
+    path = os.path.join(inner, PROGRAM_FILE)
     with open(path, "wb") as fh:
         fh.write(source)
     os.chown(path, uid, gid)
+    # The root's own tmpfs read-only too: the program (uid 0 of an
+    # unprivileged evaluator's namespace) owns it otherwise.
+    libc.mount_setattr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
+    facts.update(
+        empty_root=True,
+        host_paths=host_paths,
+        readonly_fs=True,
+        private_tmp=True,
+        new_root=root,
+    )
+
+
+def _minimal_dev(libc: _Libc, root: str) -> None:
+    """/dev with the harmless character devices (bound from the host) and the
+    usual links into /proc, as bubblewrap's --dev makes it."""
+    dev = _mkdirs(root, "/dev")
+    libc.mount("tmpfs", dev, "tmpfs", MS_NOSUID, "size=64k,mode=0755")
+    for name in ("null", "zero", "full", "random", "urandom", "tty"):
+        if os.path.exists("/dev/" + name):
+            open(f"{dev}/{name}", "wb").close()
+            libc.mount("/dev/" + name, f"{dev}/{name}", None, MS_BIND)
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
+        os.symlink(target, f"{dev}/{name}")
+    os.makedirs(f"{dev}/shm", mode=0o755)
+    libc.mount_setattr(dev, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
 
 
 def _forbid_nested_userns(notes: list) -> bool:
@@ -270,7 +353,12 @@ def _launcher_main() -> int:
     import resource  # noqa: F401  (os.wait4 needs it)
     import socket
 
+    evaluator = int(sys.argv[1])
+    libc = _Libc() if sys.platform.startswith("linux") else None
+    if libc and not _die_with(libc, evaluator):
+        return 1  # the evaluator is gone already: nobody is waiting
     cfg = json.loads(sys.stdin.buffer.read())
+    cfg["evaluator_pid"] = evaluator
     status = socket.socket(fileno=cfg["status_fd"])
     os.set_inheritable(status.fileno(), False)
 
@@ -290,15 +378,14 @@ def _launcher_main() -> int:
         return 1
 
 
-def _proc_readonly_again(libc: _Libc | None, facts: dict, proc_dir: int) -> None:
-    # (a read-only view, and so a writable /proc to redo, needs libc)
-    if libc and facts.get("readonly_fs") and facts.get("writable_proc"):
-        facts.pop("writable_proc")
-        try:
-            libc.mount_setattr("", MOUNT_ATTR_RDONLY, dir_fd=proc_dir)
-        except OSError as exc:
-            facts["readonly_fs"] = False
-            facts["notes"].append(f"/proc left writable: {exc}")
+def _die_with(libc: _Libc, parent: int) -> bool:
+    """SIGKILL to this process when `parent` (its parent) dies; False if it
+    is dead already (the signal would never come). Set again after every
+    change of credentials, which clears it."""
+    import signal
+
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    return os.getppid() == parent
 
 
 def _join_cgroups(cfg: dict, facts: dict) -> None:
@@ -327,7 +414,6 @@ def _launch(cfg: dict, report, status) -> int:
     facts: dict = {
         "backend": "namespaces",
         "notes": [],
-        "hidden_dirs": [],
         "caller_uid": os.getuid(),
     }
     _join_cgroups(cfg, facts)
@@ -384,9 +470,11 @@ def _launch(cfg: dict, report, status) -> int:
         facts["notes"].append("no network namespace: the network is reachable")
     if libc and ns & CLONE_NEWNS:  # (ns is 0 without libc)
         try:
-            _private_filesystem(libc, cfg, facts, source, writable_proc=root)
+            _private_filesystem(libc, cfg, facts, source)
         except OSError as exc:
-            facts["notes"].append(f"no read-only view: {exc}")
+            # Fail closed: with a mount namespace the program never sees the
+            # host's files; a root that cannot be built is a setup error.
+            raise OSError(exc.errno, f"cannot build the empty root: {exc}") from None
     if not facts.get("private_tmp"):
         uid, gid = facts["program_ids"]
         if root and (uid, gid) != (0, 0):
@@ -405,11 +493,9 @@ def _launch(cfg: dict, report, status) -> int:
         runner_w,
         json.dumps(
             {
+                **cfg["program_settings"],
                 "program": os.path.join(workdir, PROGRAM_FILE),
                 "workdir": workdir,
-                "guard": bool(limits["python_guard"]),
-                "guard_source": cfg["guard_source"],
-                "marker": cfg["marker"],
             }
         ).encode(),
     )
@@ -459,7 +545,6 @@ def _launch(cfg: dict, report, status) -> int:
                     ids = f"0 {UNPRIVILEGED_UID} 1\n"
                 _write_proc(f"{pid}/uid_map", ids, proc_dir)
                 _write_proc(f"{pid}/gid_map", ids, proc_dir)
-                _proc_readonly_again(libc, facts, proc_dir)
                 os.write(to_child_w, b"M")
             except OSError as exc:
                 facts["notes"].append(f"user namespace not mapped: {exc}")
@@ -467,7 +552,6 @@ def _launch(cfg: dict, report, status) -> int:
         else:
             os.write(to_child_w, b"m")
     os.close(to_child_w)
-    _proc_readonly_again(libc, facts, proc_dir)
     os.close(proc_dir)
     child_report = b""
     while True:
@@ -498,6 +582,8 @@ def _launch(cfg: dict, report, status) -> int:
             os.setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
         except OSError:
             pass
+    if libc and not _die_with(libc, cfg["evaluator_pid"]):
+        return 1  # (the program, pid 1 of its namespace, dies with us)
     if libc:
         try:
             libc.prctl(PR_SET_DUMPABLE, 0)
@@ -529,19 +615,35 @@ def _child(
             # Without a user namespace of its own the count is the uid's total.
             counted_uid = UNPRIVILEGED_UID if root else os.getuid()
             tasks_before = _count_tasks_of(counted_uid)
-        if facts.get("pid_ns") and facts.get("mount_ns"):
-            # pid 1 of the new namespace: a /proc that shows only its processes.
+        new_root = facts.get("new_root")
+        if new_root:
+            # A mount namespace of the child's own: the launcher keeps the
+            # host's tree (and its /proc, for the program's uid_map).
+            libc.unshare(CLONE_NEWNS)
+        if new_root and facts.get("pid_ns"):
+            # pid 1 of the new namespace: a /proc that shows only its processes
+            # (mounted while the host's /proc is still in view, as the kernel
+            # asks of a user namespace).
             try:
                 # Root's program writes its user-namespace limit here later,
                 # so its /proc stays writable (nothing in it is writable
                 # without a capability, and the program will have none).
                 readonly = 0 if child_userns else MS_RDONLY
                 libc.mount(
-                    "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | readonly
+                    "proc",
+                    new_root + "/proc",
+                    "proc",
+                    MS_NOSUID | MS_NODEV | MS_NOEXEC | readonly,
                 )
                 out["private_proc"] = True
             except OSError as exc:
-                out["notes"].append(f"host /proc left visible: {exc}")
+                out["notes"].append(f"no /proc: {exc}")
+        elif new_root:
+            out["notes"].append(
+                "no /proc: without a pid namespace it would show the host's"
+            )
+        if new_root:
+            libc.enter_root(new_root)
         own_userns = False
         if child_userns:
             try:
@@ -605,12 +707,13 @@ def _child(
         if libc:
             libc.prctl(PR_SET_NO_NEW_PRIVS, 1)
         # The program's limits, set before exec.
+        budget = limits["max_processes"] + cfg["harness_tasks"]
         if shared_userns:
-            nproc = limits["max_processes"] + 1  # the launcher counts there too
+            nproc = budget + 1  # the launcher counts there too
         elif own_userns:
-            nproc = limits["max_processes"]
+            nproc = budget
         else:
-            nproc = tasks_before + limits["max_processes"]
+            nproc = tasks_before + budget
         cpu = int(limits["cpu_s"])
         memory = int(limits["memory_mb"]) * 1024 * 1024
         fsize = int(limits["max_file_bytes"])

@@ -5,6 +5,7 @@ the package docstring)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from engine.codeeval.sandbox.backends import Job, Started, program_side_source
+from engine.codeeval.sandbox.bubblewrap import OPTIONAL_FILES, SYSTEM_DIRS
 from engine.codeeval.sandbox.interpreter import (
-    keep_visible,
+    interpreter_folders,
     readable_by_nobody,
     scrubbed_env,
 )
@@ -30,17 +32,22 @@ def start(job: Job) -> Started:
         "workdir": job.workdir,
         "status_fd": theirs.fileno(),
         "python": sys.executable,
-        "marker": job.marker,
+        "program_settings": job.program_settings(),
+        "harness_tasks": job.harness_tasks,
         "limits": asdict(job.limits),
-        "keep_visible": keep_visible(),
+        "mounts": {
+            # The same empty root as bubblewrap's (see bubblewrap.py).
+            "system_dirs": SYSTEM_DIRS,
+            "files": OPTIONAL_FILES,
+            "interpreter": interpreter_folders(),
+        },
         "nobody_can_read_python": readable_by_nobody(),
         "cgroups": job.cgroup.entries() if job.cgroup else [],
         "bootstrap_source": program_side_source("bootstrap.py"),
-        "guard_source": program_side_source("guard.py"),
     }
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-S", str(LAUNCHER)],
+            [sys.executable, "-I", "-B", "-S", str(LAUNCHER), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
