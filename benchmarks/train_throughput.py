@@ -17,7 +17,8 @@ Why the comparison is fair
       multiple of the batch size, so every batch of both sides is full and both
       see exactly `steps * batch_size` samples.
     * Same optimisation: batch size, optimizer steps, AdamW settings (the fused
-      kernel exactly where the engine uses it: CUDA), weight decay, gradient
+      kernel exactly where the engine uses it: CUDA, and the CPU from torch
+      2.4, engine.runinfo.fused_adamw), weight decay, gradient
       clipping, a linear schedule with the same warm-up steps, fp32, one device.
     * Nothing else in the timed region: no evaluation, no checkpoints, no
       logging integrations (report_to="none"), no progress bar, no data loader
@@ -32,6 +33,11 @@ Why the comparison is fair
       Each side first runs a few untimed warm-up steps; then runs alternate
       (engine, Trainer, Trainer, engine, ...) so drift on a shared machine hits
       both alike, and the median of `--repeats` runs is compared.
+
+Model FLOPs per second and MFU (benchmarks/mfu.py: 6 N T + 12 L d T^2 per
+sequence, over the device's peak) are printed for each side; both sides draw
+every example of the split equally often, so one expected FLOPs-per-sample
+figure (over the split's own lengths, padding not counted) serves both.
 
 Exit code 0 when every ratio is at least `--min-ratio` (default 1.0), else 1.
 
@@ -66,6 +72,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from mfu import Peak, device_peak, encoder_shape, mfu_line, training_flops
 from torch import nn
 
 from engine.config import StageHparams
@@ -74,6 +81,7 @@ from engine.kinds import load_kind
 from engine.models.heads import TaskModel, pooling_for
 from engine.models.loading import load_encoder, load_tokenizer
 from engine.models.tiny import TINY_NAME, ensure_tiny_model
+from engine.runinfo import fused_adamw
 from engine.train import Runtime, TrainTask, train_stage
 
 TASK = "bench"  # head name; any name works, both sides use the same one
@@ -276,8 +284,8 @@ def trainer_arguments(setup: Setup, steps: int, group_by_length: bool):
         max_grad_norm=hp.max_grad_norm,
         lr_scheduler_type="linear",
         warmup_steps=int(hp.warmup_ratio * steps),  # the engine's rounding
-        # engine.train.make_optimizer: torch AdamW, fused on CUDA only.
-        optim="adamw_torch_fused" if setup.device.type == "cuda" else "adamw_torch",
+        # engine.train.make_optimizer: torch AdamW, fused where it has the kernel.
+        optim="adamw_torch_fused" if fused_adamw(setup.device.type) else "adamw_torch",
         eval_strategy="no",
         save_strategy="no",
         logging_strategy="no",
@@ -378,8 +386,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1.0,
         help="exit 1 when a ratio engine/Trainer is below this (default 1.0)",
     )
+    p.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the device's peak TFLOP/s for MFU (default: benchmarks/mfu.py's "
+        "datasheet table on GPUs, an estimate on CPUs; or XLT_PEAK_TFLOPS)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
+    if args.peak_tflops is not None:
+        if args.peak_tflops <= 0:
+            p.error("--peak-tflops must be positive")
+        os.environ["XLT_PEAK_TFLOPS"] = str(args.peak_tflops)
     for name in ("steps", "batch_size", "repeats"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -427,6 +446,13 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Setup, dict]:
         out_dir=str(tmp / "trainer_output"),
     )
     lengths = split.unit_lengths
+    params, layers, hidden = encoder_shape(setup.fresh_model())
+    device_name = (
+        torch.cuda.get_device_name(setup.device)
+        if args.device == "cuda"
+        else args.device
+    )
+    peak = device_peak(args.device, "fp32", device_name)
     info = {
         "model": args.model,
         "device": args.device,
@@ -444,6 +470,11 @@ def prepare(args: argparse.Namespace, tmp: Path) -> tuple[Setup, dict]:
         "repeats": args.repeats,
         "warmup_steps": args.warmup_steps,
         "torch": torch.__version__,
+        "non_embedding_params": params,
+        # Expected over the split: both sides draw every example equally often.
+        "flops_per_sample": training_flops(params, layers, hidden, lengths) / n,
+        "peak_tflops": peak.tflops if peak else None,
+        "peak_source": peak.source if peak else None,
     }
     return setup, info
 
@@ -506,11 +537,15 @@ def report(info: dict, results: dict, ratios: dict, min_ratio: float) -> None:
         f"{info['steps']} steps x batch {info['batch_size']}, max length "
         f"{info['max_length']}, {info['repeats']} timed runs per side"
     )
+    peak = (
+        Peak(info["peak_tflops"], info["peak_source"]) if info["peak_tflops"] else None
+    )
     for side, r in results.items():
         print(
             f"{side:24s} {r['median']:8.1f} samples/s (median of {info['repeats']}; "
             f"min {r['min']:.1f}, max {r['max']:.1f})"
         )
+        print(f"{'':24s} {mfu_line(r['median'] * info['flops_per_sample'], peak)}")
     for trainer, r in ratios.items():
         rounds = ", ".join(f"{x:.2f}" for x in r["per_round"])
         print(
@@ -543,6 +578,14 @@ def main(argv: list[str] | None = None) -> int:
         figures = {
             **info,
             "samples_per_second": results,
+            "mfu": {
+                side: r["median"]
+                * info["flops_per_sample"]
+                / (info["peak_tflops"] * 1e12)
+                if info["peak_tflops"]
+                else None
+                for side, r in results.items()
+            },
             "ratios": ratios,
             "min_ratio": args.min_ratio,
             "passed": passed,

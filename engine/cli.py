@@ -119,6 +119,15 @@ def run(
             help="Run generated programs (sandboxed) to score code targets.",
         ),
     ] = False,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            "--devices",
+            help="Run stages side by side, one worker per device: cuda:0,cuda:1 "
+            "or cpu,cpu, or all (every visible GPU). Replaces the file's "
+            "device/devices.",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment: intermediate stages, target stages, zero-shot evaluation."""
     from engine.control import check_run_id, new_run_id
@@ -142,6 +151,7 @@ def run(
                 dry_run=dry_run,
                 allow_code_execution=allow_code_execution,
                 starting=starting,
+                devices=devices,
             )
             if dry_run and as_json:
                 _print_plan_json(prepared)

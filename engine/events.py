@@ -29,7 +29,16 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "header": ("schema", "version", "run_id", "producer"),
     "run_start": ("run_id", "name", "model", "device", "workspace", "pid", "host"),
     "plan": ("summary", "stages"),
-    "stage_start": ("stage", "kind", "key", "index", "total", "seed", "reused"),
+    "stage_start": (
+        "stage",
+        "kind",
+        "key",
+        "index",
+        "total",
+        "seed",
+        "reused",
+        "device",
+    ),
     "step": (
         "stage",
         "step",

@@ -77,6 +77,7 @@ def prepare(
     dry_run: bool = False,
     allow_code_execution: bool = False,
     starting: StartingRun | None = None,
+    devices: str | None = None,
 ) -> Prepared:
     """Load, validate and plan; check every local data file. InputError if bad.
 
@@ -86,6 +87,10 @@ def prepare(
     config = load_config(config_path)
     if allow_code_execution and not config.allow_code_execution:
         config = dataclasses.replace(config, allow_code_execution=True)
+    if devices is not None:  # --devices a,b: in place of the file's
+        from engine.executors.devices import with_devices
+
+        config = with_devices(config, devices)
     if starting is not None:
         starting.configured(config)
     # A real run reads the data anyway: let the guard read it too, to settle
@@ -349,8 +354,10 @@ def execute(
         _check_unused(store, workspace, run_id)
     cleaned = _remove_abandoned_leftovers(workspace)
 
+    from engine.executors.devices import resolve_devices
     from engine.runner import PlanRunner
 
+    devices = resolve_devices(config)
     _quiet_libraries()
     if starting is None:
         stop = StopFlag()
@@ -363,7 +370,14 @@ def execute(
     # until the run exists.
     try:
         runner = PlanRunner(
-            config, plan, workspace, store, run_id, EventWriter(None, run_id), stop
+            config,
+            plan,
+            workspace,
+            store,
+            run_id,
+            EventWriter(None, run_id),
+            stop,
+            devices=devices,
         )
     except BaseException as exc:
         _remove_own_leftovers(workspace)  # (a built-in model half written)
@@ -441,7 +455,9 @@ def execute(
                 events.emit("log", level="info", message=message)
             else:
                 events.emit("warning", message=message)
-        events.listeners.append(_progress_to_store(store, run_id))
+        events.listeners.append(
+            _progress_to_store(store, run_id, lambda: runner.completed)
+        )
 
         for path in cleaned:
             events.emit("log", level="info", message=f"removed leftover {path}")
@@ -601,10 +617,19 @@ def _close_quietly(events: EventWriter, log_handler: logging.Handler | None) -> 
             pass
 
 
-def _progress_to_store(store: Store, run_id: str):
+def _progress_to_store(store: Store, run_id: str, done: Callable[[], int]):
+    # stages_done counts stages finished (done()), not the ended stage's
+    # index: on several devices stages end out of plan order, some failed.
+    running: set[str] = set()  # stages started, not ended (several side by side)
+
     def on_event(event: dict[str, Any]) -> None:
+        if event["type"] == "stage_start":
+            running.add(event["stage"])
+            if len(running) > 1:  # one at a time needs no store write per start
+                store.update_run(run_id, stages_running=len(running))
         if event["type"] == "stage_end":
-            store.update_run(run_id, stages_done=event["index"])
+            running.discard(event["stage"])
+            store.update_run(run_id, stages_done=done(), stages_running=len(running))
 
     return on_event
 

@@ -252,6 +252,7 @@ def _detail(stage: Stage) -> dict[str, Any]:
             }
         return out
     return {
+        "task": stage.target,  # as an intermediate record names its task
         "target_kind": stage.target_kind,
         "action": stage.action,
         "reads": list(stage.reads),

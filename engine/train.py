@@ -32,6 +32,7 @@ from engine.data.batching import eval_batches, length_grouped_batches
 from engine.data.features import Features
 from engine.errors import Cancelled, TrainingDiverged
 from engine.models.heads import TaskModel
+from engine.runinfo import cpu_bf16_native, fused_adamw
 
 Emit = Callable[..., Any]
 
@@ -79,6 +80,9 @@ class Runtime:
         return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
 
     def autocast(self):
+        # device_type "cpu" too: torch's CPU autocast takes bf16 and fp16
+        # (native bf16 where the CPU has AMX or AVX512-BF16, see
+        # engine.runinfo.cpu_bf16_native).
         dtype = self.autocast_dtype
         if dtype is None:
             return nullcontext()
@@ -144,7 +148,9 @@ def make_optimizer(model: torch.nn.Module, hp: StageHparams, device: torch.devic
         {"params": decay, "weight_decay": hp.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    fused = device.type == "cuda"
+    # Fused where torch has the kernel (CUDA; CPU from torch 2.4): the same
+    # update to float32 rounding, in one pass over the parameters.
+    fused = fused_adamw(device.type)
     return torch.optim.AdamW(groups, lr=hp.learning_rate, fused=fused)
 
 
@@ -190,6 +196,15 @@ def train_stage(
     batches_per_epoch = math.ceil(sizes[0] / hp.batch_size)
     eval_every = hp.eval_every or max(1, batches_per_epoch // hp.grad_accum)
     checked = [t for t in tasks if t.validation is not None]
+    if device.type == "cpu" and runtime.precision == "bf16" and not cpu_bf16_native():
+        # Measured on an AVX2-only CPU (benchmarks/cpu_options.py): a forward
+        # and backward pass ~50x slower than in fp32.
+        emit(
+            "warning",
+            message="precision = 'bf16' on a CPU without AMX-BF16 or "
+            "AVX512-BF16: bf16 is emulated here and far slower than fp32 "
+            "(set precision = 'fp32')",
+        )
     if checked and steps // eval_every < 2:
         emit(
             "warning",

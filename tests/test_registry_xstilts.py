@@ -783,3 +783,33 @@ def test_paper_config_comments_every_value_line():
     ]
     # The old, unsupported claim that the paper trained in fp16 is gone.
     assert "trained in fp16" not in text
+
+
+def test_paper_dry_run_json_is_the_same_plan_for_scripts():
+    result = run_engine("run", str(PAPER), "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["summary"]["trainings"] == 87
+    assert plan["summary"]["evaluations"] == 2926
+    stages = plan["stages"]
+    assert len(stages) == 109
+    for s in stages:
+        assert {"kind", "task", "seed", "key", "reused", "hparams"} <= set(s)
+    targets = [s for s in stages if s["kind"] == "target"]
+    assert all({"intermediate", "languages", "splits", "evaluations"} <= set(t)
+               for t in targets)  # fmt: skip
+    xnli = next(t for t in targets if t["task"] == "xnli")
+    assert xnli["intermediate"] == "baseline" and xnli["splits"] == [
+        "validation",
+        "test",
+    ]
+    assert (
+        xnli["hparams"]["epochs"] == 2 and xnli["hparams"]["selection_examples"] == 500
+    )
+    assert len({e["key"] for e in xnli["evaluations"]}) == 30
+
+
+def test_json_is_only_for_a_dry_run():
+    result = run_engine("run", str(PAPER), "--json")
+    assert result.returncode == 2
+    assert "--json" in result.stderr and "Traceback" not in result.stderr

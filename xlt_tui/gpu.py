@@ -11,9 +11,11 @@ Light module: no textual, no torch.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 GIB = 1024**3
@@ -63,14 +65,16 @@ class GpuProbe:
     def sample(self, pid: int | None = None) -> list[GpuStats] | None:
         """One reading per GPU, or None when there is no usable GPU.
 
-        With `pid`, GPUs where that process holds memory are marked."""
+        With `pid`, GPUs where that process, or one of its descendants (the
+        engine's per-device workers), holds memory are marked."""
         with self._lock:
             nvml = self._init()
             if nvml is None:
                 return None
+            family = process_family(pid) if pid is not None else set()
             try:
                 count = nvml.nvmlDeviceGetCount()
-                stats = [_read_device(nvml, i, pid) for i in range(count)]
+                stats = [_read_device(nvml, i, family) for i in range(count)]
             except Exception as exc:  # noqa: BLE001 - a driver gone mid-run
                 self.reason = _reason(exc)
                 return None
@@ -91,7 +95,22 @@ class GpuProbe:
                 self._nvml = None
 
 
-def _read_device(nvml: Any, index: int, pid: int | None) -> GpuStats:
+def process_family(pid: int, proc: Path = Path("/proc")) -> set[int]:
+    """`pid` and its descendants, read from /proc/<pid>/task/*/children
+    (Linux); just `pid` where that cannot be read."""
+    family, todo = {pid}, [pid]
+    while todo:
+        for children in (proc / str(todo.pop()) / "task").glob("*/children"):
+            try:
+                kids = {int(x) for x in children.read_text().split()}
+            except (OSError, ValueError):
+                continue
+            todo.extend(kids - family)
+            family |= kids
+    return family
+
+
+def _read_device(nvml: Any, index: int, family: Collection[int]) -> GpuStats:
     handle = nvml.nvmlDeviceGetHandleByIndex(index)
     name = nvml.nvmlDeviceGetName(handle)
     if isinstance(name, bytes):
@@ -102,13 +121,14 @@ def _read_device(nvml: Any, index: int, pid: int | None) -> GpuStats:
         lambda: int(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
     )
     has_process, process_memory = False, None
-    if pid is not None:
+    if family:
         processes = _optional(lambda: nvml.nvmlDeviceGetComputeRunningProcesses(handle))
         for proc in processes or []:
-            if getattr(proc, "pid", None) == pid:
+            if getattr(proc, "pid", None) in family:
                 has_process = True
                 used = getattr(proc, "usedGpuMemory", None)
-                process_memory = used if isinstance(used, int) else None
+                if isinstance(used, int):
+                    process_memory = (process_memory or 0) + used
     return GpuStats(
         index=index,
         name=str(name),
@@ -146,6 +166,37 @@ def describe(
     if len(shown) > limit:
         parts.append(f"+{len(shown) - limit} more")
     return " │ ".join(parts)
+
+
+_CUDA = re.compile(r"^cuda(?::(\d+))?$")
+
+
+def cuda_index(device: str | None) -> int | None:
+    """ "cuda:1" -> 1, "cuda" -> 0 (torch's current device, 0 unless set);
+    None for "cpu", "mps" and the like. The index is the worker's own: under
+    CUDA_VISIBLE_DEVICES it may differ from NVML's, which the panel then
+    shows as it reads it (NVML order)."""
+    match = _CUDA.match(device or "")
+    if match is None:
+        return None
+    return int(match.group(1) or 0)
+
+
+def describe_devices(
+    stats: Sequence[GpuStats] | None,
+    devices: Collection[str],
+    short: bool = False,
+) -> list[str]:
+    """One line per GPU in use: those the running stages name ("cuda:1"),
+    and those the run's processes hold memory on. Nothing in use (every stage
+    on the CPU, or nothing known yet): the one-line `describe`."""
+    if not stats:
+        return ["no GPU"]
+    wanted = {i for d in devices if (i := cuda_index(d)) is not None}
+    used = [s for s in stats if s.index in wanted or s.has_process]
+    if not used:
+        return [describe(stats, limit=1 if short else 2, short=short)]
+    return [_describe_one(s, short) for s in used]
 
 
 def _describe_one(s: GpuStats, short: bool) -> str:

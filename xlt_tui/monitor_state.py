@@ -19,6 +19,10 @@ from typing import Any
 
 MAX_POINTS = 2000
 MAX_NOTICES = 500
+# The overall ETA of stages running side by side: remaining work over the
+# aggregate rate of the last RATE_WINDOW_S seconds (see MonitorState.overall_eta).
+RATE_WINDOW_S = 120.0
+MIN_RATE_SPAN_S = 20.0
 
 # What changed since the screen last looked (see MonitorState.take_changes).
 RUN = "run"  # run_start, header, plan
@@ -32,7 +36,7 @@ END = "end"  # run_end
 
 @dataclass
 class StageProgress:
-    """The stage the run is in (or last was in)."""
+    """One stage of the run: running, or the last one seen."""
 
     id: str
     kind: str
@@ -53,6 +57,25 @@ class StageProgress:
     eta_t: float | None = None  # when eta_s was reported
     ended: bool = False
     seconds: float | None = None
+    device: str | None = None  # "cuda:1", "cpu": where its worker runs
+    error: str | None = None  # ended without finishing (several devices)
+    loss: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_POINTS))
+    lr: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_POINTS))
+    samples_per_s: float | None = None
+    tokens_per_s: float | None = None
+
+    @property
+    def last_loss(self) -> float | None:
+        return self.loss[-1] if self.loss else None
+
+    def eta(self, now: float) -> float | None:
+        """Seconds left, counted down since the last step. The engine's eta_s
+        is already smoothed: the stage's mean step time so far times the steps
+        left (engine/train.py), so no second smoothing here."""
+        if self.ended or self.eta_s is None:
+            return None
+        since = now - self.eta_t if self.eta_t is not None else 0.0
+        return max(0.0, self.eta_s - max(0.0, since))
 
     @property
     def label(self) -> str:
@@ -135,14 +158,20 @@ class MonitorState:
         self.last_t: float | None = None
         self.plan: list[dict[str, Any]] = []
         self.stages_total: int | None = None
+        # The stage the screen follows (its charts, its line): the one started
+        # last; when it ends while others still run, the latest of those.
         self.stage: StageProgress | None = None
+        # Every stage started and not yet ended, in start order: several at
+        # once when the engine runs stages side by side (one per device).
+        self.running: dict[str, StageProgress] = {}
+        self.max_running = 0  # the most stages seen running at once
+        self._stages: dict[str, StageProgress] = {}  # every stage seen, by id
+        # (t, trained work done in stage units) for the parallel overall ETA.
+        self._work: deque[tuple[float, float]] = deque()
         self.stages_done = 0
         self.trained_done = 0  # finished stages that were not reused
         self.reused_seen = 0  # reused stages seen start (when there is no plan)
-        self.loss: deque[float] = deque(maxlen=self.max_points)
-        self.lr: deque[float] = deque(maxlen=self.max_points)
-        self.samples_per_s: float | None = None
-        self.tokens_per_s: float | None = None
+        self._no_series: deque[float] = deque(maxlen=0)
         self.scores: dict[str, ScoreRow] = {}
         self.languages: list[str] = []  # union of score columns, in order
         self.validation: dict[str, ValidationScore] = {}
@@ -203,7 +232,7 @@ class MonitorState:
     def _on_stage_start(self, e: dict[str, Any]) -> None:
         stage_id = str(e["stage"])
         parsed = parse_stage_id(stage_id)
-        stage = StageProgress(
+        stage = self._new_stage(
             id=stage_id,
             kind=e.get("kind") or parsed.get("kind", ""),
             index=_int(e.get("index")),
@@ -215,25 +244,41 @@ class MonitorState:
             intermediate=e.get("intermediate") or parsed.get("intermediate"),
             languages=[str(x) for x in e.get("languages") or []],
             started_t=_float(e.get("t")),
+            device=_str(e.get("device")),
         )
-        self.stage = stage
+        self._start(stage)
         if stage.total is not None:
             self.stages_total = stage.total
         if stage.reused:
             self.reused_seen += 1
         elif self.trained_started_t is None:
             self.trained_started_t = stage.started_t
-        # The charts follow the stage being trained.
-        self.loss.clear()
-        self.lr.clear()
-        self.samples_per_s = self.tokens_per_s = None
         self._changes.update((STAGE, SERIES))
 
+    def _new_stage(self, **fields: Any) -> StageProgress:
+        return StageProgress(
+            **fields,
+            loss=deque(maxlen=self.max_points),
+            lr=deque(maxlen=self.max_points),
+        )
+
+    def _start(self, stage: StageProgress) -> None:
+        """A stage begins: it runs, and the screen (its charts) follows it."""
+        self.running.pop(stage.id, None)
+        self.running[stage.id] = stage
+        self._stages[stage.id] = stage
+        self.max_running = max(self.max_running, len(self.running))
+        self.stage = stage
+        if self.parallel:
+            self._note_work(stage.started_t)
+
     def _current(self, stage_id: str) -> StageProgress:
-        """The current stage, created from its id if its stage_start was missed."""
-        if self.stage is None or self.stage.id != stage_id:
+        """The stage with this id, created from the id if its stage_start was
+        missed (it then runs, and takes the screen, as if it had started)."""
+        stage = self._stages.get(stage_id)
+        if stage is None:
             parsed = parse_stage_id(stage_id)
-            self.stage = StageProgress(
+            stage = self._new_stage(
                 id=stage_id,
                 kind=parsed.get("kind", ""),
                 seed=parsed.get("seed"),
@@ -241,9 +286,9 @@ class MonitorState:
                 target=parsed.get("target"),
                 intermediate=parsed.get("intermediate"),
             )
-            self.loss.clear()
-            self.lr.clear()
-        return self.stage
+            self._start(stage)
+            self._changes.add(SERIES)
+        return stage
 
     def _on_step(self, e: dict[str, Any]) -> None:
         stage = self._current(str(e["stage"]))
@@ -257,16 +302,36 @@ class MonitorState:
         stage.progress = min(1.0, max(0.0, progress or 0.0))
         stage.eta_s = _float(e.get("eta_s"))
         stage.eta_t = _float(e.get("t"))
+        stage.device = _str(e.get("device")) or stage.device
         if self.trained_started_t is None:
             self.trained_started_t = stage.started_t or stage.eta_t
         loss, lr = _float(e.get("loss")), _float(e.get("lr"))
         if loss is not None:
-            self.loss.append(loss)
+            stage.loss.append(loss)
         if lr is not None:
-            self.lr.append(lr)
-        self.samples_per_s = _float(e.get("samples_per_s"))
-        self.tokens_per_s = _float(e.get("tokens_per_s"))
-        self._changes.update((STAGE, SERIES))
+            stage.lr.append(lr)
+        stage.samples_per_s = _float(e.get("samples_per_s"))
+        stage.tokens_per_s = _float(e.get("tokens_per_s"))
+        if self.max_running > 1:
+            self._note_work(stage.eta_t)
+        self._changes.update((STAGE, SERIES) if stage is self.stage else (STAGE,))
+
+    # The series and rates of the stage the screen follows.
+    @property
+    def loss(self) -> deque[float]:
+        return self.stage.loss if self.stage is not None else self._no_series
+
+    @property
+    def lr(self) -> deque[float]:
+        return self.stage.lr if self.stage is not None else self._no_series
+
+    @property
+    def samples_per_s(self) -> float | None:
+        return self.stage.samples_per_s if self.stage is not None else None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.stage.tokens_per_s if self.stage is not None else None
 
     def _on_eval(self, e: dict[str, Any]) -> None:
         stage_id = str(e["stage"])
@@ -289,9 +354,8 @@ class MonitorState:
         row = self.scores.get(stage_id)
         if row is None:
             parsed = parse_stage_id(stage_id)
-            languages = []
-            if self.stage is not None and self.stage.id == stage_id:
-                languages = list(self.stage.languages)
+            known = self._stages.get(stage_id)
+            languages = list(known.languages) if known is not None else []
             row = ScoreRow(
                 stage=stage_id,
                 target=str(e.get("task") or parsed.get("target") or "?"),
@@ -319,7 +383,11 @@ class MonitorState:
 
     def _on_stage_end(self, e: dict[str, Any]) -> None:
         stage = self._current(str(e["stage"]))
-        if not stage.ended:
+        if e.get("error"):
+            # It did not finish (failed, its worker died, the run was
+            # cancelled): it leaves the running stages, it is not done.
+            stage.ended, stage.error = True, str(e["error"])
+        elif not stage.ended:
             stage.ended = True
             self.stages_done += 1
             reused = bool(e.get("reused", stage.reused))
@@ -327,9 +395,19 @@ class MonitorState:
                 self.trained_done += 1
                 stage.progress = 1.0
         stage.seconds = _float(e.get("seconds"))
+        self.running.pop(stage.id, None)
         index = _int(e.get("index"))
-        if index is not None:
+        # One stage at a time, stage k ending means k are done (this also
+        # covers stage ends that were lost). Side by side, stages end out of
+        # plan order, so only the count holds.
+        if index is not None and not self.parallel:
             self.stages_done = max(self.stages_done, index)
+        if stage is self.stage and self.running:
+            # The screen follows the latest stage still running.
+            self.stage = next(reversed(self.running.values()))
+            self._changes.add(SERIES)
+        if self.parallel:
+            self._note_work(_float(e.get("t")))
         self._changes.add(STAGE)
 
     def _on_log(self, e: dict[str, Any]) -> None:
@@ -378,7 +456,31 @@ class MonitorState:
         "run_end": _on_run_end,
     }
 
+    def _note_work(self, t: float | None) -> None:
+        """Record the trained work done at `t`, for the parallel overall ETA
+        (from the moment stages run side by side: one at a time, the
+        lifetime estimate is the one used, and steps stay cheap)."""
+        if t is None:
+            return
+        work = self.trained_done + self._running_progress()
+        if len(self._work) >= 2 and t - self._work[-2][0] < 1.0:
+            self._work[-1] = (t, work)  # a sample a second is enough
+        else:
+            self._work.append((t, work))
+        # Keep one sample at or before the window's start as its anchor.
+        while len(self._work) > 2 and self._work[1][0] <= t - RATE_WINDOW_S:
+            self._work.popleft()
+
+    def _running_progress(self) -> float:
+        return sum(s.progress for s in self.running.values() if not s.reused)
+
     # -- derived ------------------------------------------------------------
+    @property
+    def parallel(self) -> bool:
+        """Stages have run side by side in this run (several started, none of
+        them ended yet): the screen then shows one row per running stage."""
+        return self.max_running > 1
+
     @property
     def end_status(self) -> str | None:
         """The status the run ended with, per its own run_end record."""
@@ -395,11 +497,9 @@ class MonitorState:
 
     def stage_eta(self, now: float) -> float | None:
         """Seconds left in the current stage, counted down since the last step."""
-        stage = self.stage
-        if stage is None or stage.ended or self.run_end or stage.eta_s is None:
+        if self.stage is None or self.run_end:
             return None
-        since = now - stage.eta_t if stage.eta_t is not None else 0.0
-        return max(0.0, stage.eta_s - max(0.0, since))
+        return self.stage.eta(now)
 
     def overall_progress(self) -> float | None:
         """(finished trained stages + current stage progress) / trained stages."""
@@ -411,11 +511,7 @@ class MonitorState:
         if total == 0:
             stages = self.stages_total or 0
             return min(1.0, self.stages_done / stages) if stages else None
-        current = 0.0
-        stage = self.stage
-        if stage is not None and not stage.ended and not stage.reused:
-            current = stage.progress
-        return min(1.0, (self.trained_done + current) / total)
+        return min(1.0, (self.trained_done + self._running_progress()) / total)
 
     def elapsed(self, now: float) -> float | None:
         if self.started_t is None:
@@ -430,7 +526,8 @@ class MonitorState:
 
     def overall_eta(self, now: float) -> float | None:
         """Seconds left in the run: time spent training so far, scaled by what
-        is left to train."""
+        is left to train. With stages side by side, what is left over the
+        recent aggregate rate instead (see _parallel_eta)."""
         if self.run_end is not None:
             return None
         progress = self.overall_progress()
@@ -438,7 +535,33 @@ class MonitorState:
         if progress is None or start is None or progress < 1e-3:
             return None
         spent = max(0.0, now - start)
-        return spent * (1.0 - progress) / progress
+        lifetime = spent * (1.0 - progress) / progress
+        if not self.parallel:
+            return lifetime
+        return self._parallel_eta(now, lifetime)
+
+    def _parallel_eta(self, now: float, lifetime: float) -> float:
+        """The work left (in stages, each stage one unit as in the overall
+        bar) over the rate all running stages made it at together in the last
+        RATE_WINDOW_S seconds. Why not the lifetime mean: the number of
+        stages in flight changes in a run (one intermediate stage alone, then
+        its targets on every device), and the mean since the start would keep
+        the slow part's rate for a long time. Why a window of minutes and not
+        the last steps: a target stage scores its languages without step
+        events, and the rate must not drop to nothing while it does. Until
+        the window spans MIN_RATE_SPAN_S, or while no work was done in it, the
+        lifetime estimate stands. Never less than the slowest running
+        stage's own ETA: the run cannot end before that stage does."""
+        total = self.trained_total or 0
+        left = max(0.0, total - (self.trained_done + self._running_progress()))
+        eta = lifetime
+        if len(self._work) >= 2:
+            (t0, w0), (t1, w1) = self._work[0], self._work[-1]
+            if t1 - t0 >= MIN_RATE_SPAN_S and w1 > w0:
+                since = max(0.0, now - t1)
+                eta = max(0.0, left / ((w1 - w0) / (t1 - t0)) - since)
+        etas = [s.eta(now) for s in self.running.values()]
+        return max([eta, *(x for x in etas if x is not None)])
 
 
 # --------------------------------------------------------------------------
@@ -469,11 +592,16 @@ def _describe_stage_start(e: dict[str, Any]) -> str:
         intermediate=parsed.get("intermediate"),
     )
     reused = " (reused)" if e.get("reused") else ""
-    return f"▶ stage {e.get('index', '?')}/{e.get('total', '?')}: {stage.label}{reused}"
+    on = f" on {e['device']}" if isinstance(e.get("device"), str) else ""
+    where = f"{e.get('index', '?')}/{e.get('total', '?')}"
+    return f"▶ stage {where}: {stage.label}{reused}{on}"
 
 
 def _describe_stage_end(e: dict[str, Any]) -> str:
-    parts = [f"■ stage {e.get('index', '?')}/{e.get('total', '?')} done"]
+    where = f"{e.get('index', '?')}/{e.get('total', '?')}"
+    if e.get("error"):
+        return f"✖ stage {where} did not finish: {e['error']}"
+    parts = [f"■ stage {where} done"]
     seconds = _float(e.get("seconds"))
     if seconds is not None:
         parts.append(f"in {duration(seconds)}")
@@ -570,6 +698,10 @@ def _float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _int(value: Any) -> int | None:

@@ -56,6 +56,11 @@ class ExperimentConfig:
     keep_target_models: bool = True
     trust_remote_code: bool = False
     """Whether a model's own code (config.json auto_map) may run when loaded."""
+    devices: tuple[str, ...] = ()
+    """Several devices, one worker each (("all",): every visible GPU); empty
+    for one device, `device`, run in the engine's own process."""
+    retries: int = 1
+    """Runs again of a stage whose worker process died (several devices)."""
 
     def task(self, name: str) -> TaskSpec:
         return get_task(name, self.tasks)
@@ -112,6 +117,10 @@ class ExperimentConfig:
             out["allow_contamination"] = True
         if self.trust_remote_code:
             out["trust_remote_code"] = True
+        if self.devices:
+            out["devices"] = "all" if self.devices == ("all",) else list(self.devices)
+        if self.retries != 1:
+            out["retries"] = self.retries
         if self.eval_splits_chosen is not None:
             out["eval_splits"] = list(self.eval_splits_chosen)
         if not self.keep_target_models:

@@ -87,6 +87,13 @@ def resolve(file: ExperimentFile, source: Path) -> ExperimentConfig:
     return _Resolver(source).experiment(file)
 
 
+def _one_device(devices: tuple[str, ...] | None) -> str | None:
+    """A `devices` list of one is `device`: the in-process path, as before."""
+    if devices and len(devices) == 1 and devices != ("all",):
+        return devices[0]
+    return None
+
+
 class _Resolver:
     def __init__(self, source: Path):
         self.file = source
@@ -125,7 +132,9 @@ class _Resolver:
             languages=languages,
             seeds=f.seeds,
             baseline=f.baseline,
-            device=f.device,
+            device=_one_device(f.devices) or f.device,
+            devices=() if _one_device(f.devices) else (f.devices or ()),
+            retries=f.retries,
             precision=f.precision,
             intermediate_hparams=f.train.intermediate,
             target_hparams=f.train.target,

@@ -189,6 +189,38 @@ def _device(value: Any) -> Any:
     )
 
 
+def devices_value(value: Any) -> Any:
+    # One worker per entry (engine.executors.local); "all" is every visible
+    # GPU, counted when the run starts (the config layer never imports torch).
+    if value == "all":
+        return ("all",)
+    if isinstance(value, str):
+        try:
+            _device(value)
+            hint = f'; one device is ["{value}"] (or device = "{value}")'
+        except ValueError:
+            hint = did_you_mean(value, ("all",))
+        raise ValueError(
+            'expected a list such as ["cuda:0", "cuda:1"] or "all", '
+            f"got {value!r}{hint}"
+        )
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(
+            'expected a non-empty list of devices (["cuda:0", "cuda:1"], '
+            f'["cpu", "cpu"]) or "all", got {value!r}'
+        )
+    for item in value:
+        _device(item)
+        if item in ("auto", "cuda"):
+            # A worker is pinned to one device: a name that picks one for
+            # itself would put every worker on the same GPU.
+            raise ValueError(
+                f"'{item}' names no single device; list each one, e.g. "
+                '["cuda:0", "cuda:1"] or ["cpu", "cpu"]'
+            )
+    return tuple(value)
+
+
 class ExperimentFile(Table):
     """An experiment file as written: what to train, in which order, and how."""
 
@@ -224,6 +256,19 @@ class ExperimentFile(Table):
     device: Annotated[str, BeforeValidator(_device)] = Field(
         "auto", description="Where to train: auto, cpu, cuda, cuda:N or mps."
     )
+    devices: Annotated[tuple[str, ...] | None, BeforeValidator(devices_value)] = Field(
+        None,
+        description='Run stages side by side, one worker per device: ["cuda:0", '
+        '"cuda:1"], ["cpu", "cpu"], or "all" (every visible GPU). Replaces '
+        '`device` (leave that out, or "auto").',
+    )
+    retries: Integer = Field(
+        1,
+        ge=0,
+        le=10,
+        description="With several devices: how often a stage whose worker "
+        "process died (killed, out of memory) is run again on another worker.",
+    )
     precision: Precision = Field("fp32", description="Training precision.")
     train: TrainTable = Field(default_factory=TrainTable, description="[train]")
     generation: GenerationSettings = Field(
@@ -251,6 +296,19 @@ class ExperimentFile(Table):
         description="Load models whose folder ships its own Python code "
         "(config.json auto_map), running that code; recorded in the run.",
     )
+
+    @field_validator("devices")
+    @classmethod
+    def _one_way_to_name_devices(
+        cls, devices: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        device = info.data.get("device", "auto")
+        if devices is not None and device != "auto":
+            raise ValueError(
+                f"given with device = {device!r}; keep one of the two (devices "
+                f"= [{device!r}] is the same as device = {device!r})"
+            )
+        return devices
 
     @field_validator("baseline")
     @classmethod

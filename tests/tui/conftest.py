@@ -234,3 +234,90 @@ def write_events(ws: Workspace, run_id: str, events: list[dict]) -> Path:
         "2026-11-26 08:00:40 INFO xlt.engine: run finished\n"
     )
     return path
+
+
+PARALLEL_STAGES = (
+    # (stage id, device, steps done of 100): stages side by side, one per device
+    ("target/demo-xqa/from-demo-topic/seed1", "cuda:0", 40),
+    ("target/demo-sentiment/from-demo-topic/seed1", "cuda:1", 70),
+)
+
+
+def parallel_run_events(run_id: str, ended: bool = False) -> list[dict]:
+    """A run whose intermediate stage finished on cuda:0, then two target
+    stages running at once on cuda:0 and cuda:1, their step events
+    interleaved (as the engine's per-device workers write them); `ended`:
+    the first of them has ended since. Fixed times from T0."""
+    events = finished_run_events(run_id)[:2]  # header, run_start
+    events[1] = {**events[1], "device": "cuda:0"}
+    t = T0 + 2
+    plan = [{"id": "intermediate/demo-topic/seed1", "reused": False}]
+    plan += [{"id": stage, "reused": False} for stage, _, _ in PARALLEL_STAGES]
+    plan.append({"id": "target/demo-xqa/from-baseline/seed1", "reused": False})
+    summary = {"stages": 4, "trainings": 4}
+    events.append({"type": "plan", "t": t, "summary": summary, "stages": plan})
+    inter = "intermediate/demo-topic/seed1"
+    events += [
+        {
+            "type": "stage_start",
+            "t": t,
+            "stage": inter,
+            "kind": "intermediate",
+            "index": 1,
+            "total": 4,
+            "seed": 1,
+            "reused": False,
+            "task": "demo-topic",
+            "device": "cuda:0",
+        },
+        {"type": "stage_end", "t": t + 60, "stage": inter, "index": 1, "total": 4},
+    ]
+    t += 60
+    for index, (stage, device, _) in enumerate(PARALLEL_STAGES, start=2):
+        target = stage.split("/")[1]
+        events.append(
+            {
+                "type": "stage_start",
+                "t": t,
+                "stage": stage,
+                "kind": "target",
+                "index": index,
+                "total": 4,
+                "seed": 1,
+                "reused": False,
+                "target": target,
+                "intermediate": "demo-topic",
+                "languages": list(LANGS),
+                "device": device,
+            }
+        )
+    for step in range(10, 101, 10):  # interleaved: one event of each in turn
+        for n, (stage, device, done) in enumerate(PARALLEL_STAGES):
+            if step > done:
+                continue
+            t += 1.0
+            speed = 400.0 + 100 * n
+            events.append(
+                {
+                    "type": "step",
+                    "t": t,
+                    "stage": stage,
+                    "device": device,
+                    "step": step,
+                    "total_steps": 100,
+                    "epoch": 1,
+                    "loss": round(0.7 * 0.97**step + 0.05 * (n + 1), 4),
+                    "lr": 1e-4,
+                    "samples_per_s": speed,
+                    "tokens_per_s": 60 * speed,
+                    "progress": step / 100,
+                    "eta_s": (100 - step) * 0.5,
+                }
+            )
+    if ended:
+        stage = PARALLEL_STAGES[1][0]
+        t += 1.0
+        events.append(
+            {"type": "stage_end", "t": t, "stage": stage, "index": 3, "total": 4}
+        )
+    return events

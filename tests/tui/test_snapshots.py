@@ -107,3 +107,41 @@ def test_help_screen(snap_compare, tmp_path, size):
     assert snap_compare(
         make_app(tmp_path, "runs"), terminal_size=size, run_before=before
     )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_monitor_of_two_stages_running_side_by_side(
+    snap_compare, tmp_path, monkeypatch, size
+):
+    """Two target stages on cuda:0 and cuda:1: a row each, a GPU line each.
+    The clock is pinned (ETAs and the elapsed time count from it)."""
+    import os
+    import types
+
+    from engine.control import process_start_time
+    from engine.store import Store
+    from tests.tui.conftest import T0, parallel_run_events, run_record, write_events
+    from xlt_tui.screens import monitor
+
+    def sample(self, pid=None):
+        self.reason = None
+        return [
+            gpu.GpuStats(i, "NVIDIA H100", 90 + i, (20 + i) * gpu.GIB, 80 * gpu.GIB)
+            for i in range(3)
+        ]
+
+    monkeypatch.setattr(gpu.GpuProbe, "sample", sample)
+    monkeypatch.setattr(monitor, "time", types.SimpleNamespace(time=lambda: T0 + 75))
+    app = make_app(tmp_path, "runs")
+    run_id = "20261126-100000-demo-par1"
+    record = run_record(run_id, "running", T0, 0, ended_at=None, stages_total=4)
+    record.update(pid=os.getpid(), pid_start=process_start_time(os.getpid()))
+    Store(app.client.workspace.store_path).create_run(record)
+    write_events(app.client.workspace, run_id, parallel_run_events(run_id))
+
+    async def before(pilot):
+        await settle(pilot, 0.3)
+        pilot.app.open_monitor(run_id)
+        await pilot.pause(1.0)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)

@@ -1,6 +1,10 @@
 """Watching one run live: progress, loss and learning rate, throughput, final
 zero-shot scores as they arrive, the GPU, and the engine's log.
 
+One stage at a time, a stage line and its bar; once stages run side by side
+(one worker per device), one row per running stage instead (`StageRows`),
+the charts following the latest of them, and a GPU line per device in use.
+
 Three threads feed the screen, none of them touches a widget:
 
 - `RunTailer` (xlt_tui/tailer.py) reads events.jsonl from its start (the whole
@@ -38,6 +42,7 @@ from xlt_tui import gpu
 from xlt_tui.monitor_state import (
     SCORES,
     SERIES,
+    STAGE,
     MonitorState,
     compact_log_line,
     describe,
@@ -47,6 +52,7 @@ from xlt_tui.monitor_state import (
 )
 from xlt_tui.tailer import RunTailer, TailBatch
 from xlt_tui.widgets.charts import MetricChart, format_loss, format_lr
+from xlt_tui.widgets.stage_rows import StageRow, StageRows
 
 if TYPE_CHECKING:
     from textual import getters
@@ -57,6 +63,7 @@ REFRESH_S = 0.25
 GPU_INTERVAL_S = 1.0
 LOG_MAX_LINES = 2000
 STAGE_COLUMN = "stage"
+STAGE_ROWS = {"-short": 4, "-tall": 10}  # running-stage rows shown, per height
 
 
 class RunRecord(Message, bubble=False):
@@ -168,6 +175,22 @@ class MonitorScreen(Screen):
     MonitorScreen #gpu-line {
         color: $text-muted;
     }
+    MonitorScreen #stage-rows {
+        display: none;
+    }
+    MonitorScreen.-parallel #stage-rows {
+        display: block;
+    }
+    MonitorScreen.-parallel #stage-line, MonitorScreen.-parallel #stage-progress {
+        display: none;
+    }
+    MonitorScreen.-parallel #gpu-line {
+        height: auto;
+        max-height: 4;
+    }
+    MonitorScreen.-parallel.-tall #gpu-line {
+        max-height: 8;
+    }
     MonitorScreen #log {
         height: 1fr;
         min-height: 3;
@@ -196,6 +219,7 @@ class MonitorScreen(Screen):
         self.bad_line_numbers: list[int] = []
         self.unfinished_tail_bytes = 0
         self.gpu_text = "GPU: …"
+        self._gpu_reading: GpuReading | None = None
         self._gpu_probe = gpu.GpuProbe()
         self._stopping = threading.Event()
         self._wake_poll = threading.Event()
@@ -214,7 +238,8 @@ class MonitorScreen(Screen):
             yield Static(
                 "waiting for the run's events…", id="stage-line", classes="line"
             )
-            with Horizontal(classes="progress-row"):
+            yield StageRows(id="stage-rows")
+            with Horizontal(id="stage-progress", classes="progress-row"):
                 yield Static("stage", classes="progress-label")
                 yield ProgressBar(total=1.0, show_eta=False, id="stage-bar")
                 yield Static("", id="stage-eta", classes="progress-eta")
@@ -288,11 +313,22 @@ class MonitorScreen(Screen):
         self._dirty = True
 
     def on_gpu_reading(self, message: GpuReading) -> None:
+        self._gpu_reading = message
+        self._show_gpu()
+
+    def _show_gpu(self) -> None:
+        message = self._gpu_reading
+        if message is None:
+            return
         short = self.size.width < 110
-        if message.stats:
-            text = gpu.describe(message.stats, limit=1 if short else 2, short=short)
-        else:
+        if not message.stats:
             text = message.reason or "no GPU"
+        elif self.state.parallel:
+            # A line per GPU the running stages use (or the run holds).
+            devices = [s.device for s in self.state.running.values() if s.device]
+            text = "\n".join(gpu.describe_devices(message.stats, devices, short))
+        else:
+            text = gpu.describe(message.stats, limit=1 if short else 2, short=short)
         self.gpu_text = text
         self._set_text("gpu-line", Text(text))
 
@@ -410,10 +446,17 @@ class MonitorScreen(Screen):
             epoch = f"  epoch {stage.epoch}" if stage.epoch is not None else ""
             flag = "  (reused)" if stage.reused else ""
             flag = "  (done)" if stage.ended and not flag else flag
+            flag = "  (did not finish)" if stage.error else flag
+            on = f"  on {stage.device}" if stage.device else ""
             stage_text = Text.assemble(
-                (where, "bold"), "  ", stage.label, steps, epoch, (flag, "dim")
+                (where, "bold"), "  ", stage.label, steps, epoch, on, (flag, "dim")
             )
         self._set_text("stage-line", stage_text)
+        if state.parallel:
+            self._show_stage_rows(now, live)
+            if STAGE in changes:
+                self._show_gpu()
+        self.set_class(state.parallel, "-parallel")
         self._set_progress("stage-bar", stage.progress if stage else 0.0)
         stage_eta = state.stage_eta(now) if live else None
         self._set_text("stage-eta", _eta_text(stage_eta, stage is not None and live))
@@ -429,6 +472,23 @@ class MonitorScreen(Screen):
             self.query_one("#lr-chart", MetricChart).update_series(state.lr)
         if SCORES in changes:
             self._sync_scores()
+
+    def _show_stage_rows(self, now: float, live: bool) -> None:
+        """One row per running stage (stages side by side)."""
+        state = self.state
+        rows = [
+            StageRow.of(stage, now, live, followed=stage is state.stage)
+            for stage in state.running.values()
+        ]
+        if live:
+            empty = "waiting for the next stage…"
+        else:
+            total = state.stages_total
+            empty = f"no stage running ({state.stages_done}/{total or '?'} done)"
+        tall = "-tall" if self.has_class("-tall") else "-short"
+        self.query_one("#stage-rows", StageRows).show(
+            rows, empty, STAGE_ROWS[tall], wide=self.size.width >= 110
+        )
 
     def _elapsed(self, now: float, live: bool) -> float | None:
         state = self.state
@@ -460,10 +520,17 @@ class MonitorScreen(Screen):
     def _stats_text(self) -> Text:
         state = self.state
         parts: list[tuple[str, str] | str] = []
-        if state.samples_per_s is not None:
-            parts += [(rate(state.samples_per_s), "bold"), " samples/s  "]
-        if state.tokens_per_s is not None:
-            parts += [(rate(state.tokens_per_s), "bold"), " tokens/s  "]
+        samples, tokens = state.samples_per_s, state.tokens_per_s
+        if state.parallel:  # every running stage together
+            running = list(state.running.values())
+            samples = _total(s.samples_per_s for s in running)
+            tokens = _total(s.tokens_per_s for s in running)
+            if running:
+                parts.append(f"{len(running)} running  ")
+        if samples is not None:
+            parts += [(rate(samples), "bold"), " samples/s  "]
+        if tokens is not None:
+            parts += [(rate(tokens), "bold"), " tokens/s  "]
         validation = state.validation.get(state.stage.id) if state.stage else None
         if validation is not None:
             best = (
@@ -564,6 +631,11 @@ def _eta_text(eta: float | None, live: bool) -> str:
     if not live:
         return ""
     return f"ETA {duration(eta)}" if eta is not None else "ETA --"
+
+
+def _total(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _score_cell(value: float | None) -> str:

@@ -32,6 +32,17 @@ if TYPE_CHECKING:
 COLUMNS = ("run", "name", "status", "stages", "started", "duration")
 
 
+def stages_text(r: dict[str, Any]) -> str:
+    """ "3/8", and for a live run with stages side by side "3/8 · 2 running"
+    (the engine's `stages_running`, written while more than one runs)."""
+    done, total = r.get("stages_done", 0), r.get("stages_total")
+    text = f"{done}/{total}" if total else "-"
+    running = r.get("stages_running")
+    if r["status"] in LIVE_STATUSES and isinstance(running, int) and running > 1:
+        text += f" · {running} running"
+    return text
+
+
 class RunsScreen(Screen):
     if TYPE_CHECKING:
         # `self.app` is an XltApp (textual's idiom), for the type checker only.
@@ -106,13 +117,12 @@ class RunsScreen(Screen):
     def _cells(self, r: dict[str, Any], now: float) -> list:
         started = r.get("started_at")
         duration = run_duration(r, now)
-        done, total = r.get("stages_done", 0), r.get("stages_total")
         status = r["status"]
         return [
             r["id"],
             r.get("name", ""),
             Text(status, style=STATUS_COLOURS.get(status, "white")),
-            f"{done}/{total}" if total else "-",
+            stages_text(r),
             datetime.fromtimestamp(started).strftime("%m-%d %H:%M") if started else "",
             duration_text(duration) if duration is not None else "",
         ]

@@ -1,0 +1,131 @@
+"""A small grid on one worker against two CPU workers, in one process.
+
+The grid: the tiny built-in model, one intermediate task and one target (a
+learnable sentiment task on local files, as the tests write it), `--seeds`
+seeds: per seed the baseline's target, the intermediate stage and the target
+reading its checkpoint. Each side runs `xlt-engine run`'s own path
+(engine.launch.prepare + execute) in a fresh workspace:
+
+* baseline, "1 worker": one device (cpu), stages one after another in this
+  process, torch with every core (what a run without `devices` does);
+* "2 workers": `--devices cpu,cpu`, two worker processes, each with half the
+  cores (engine.executors.devices.threads_per_worker).
+
+Printed: wall time of each, the ratio 2 workers / 1 worker, whether both
+gave the same scores, and the scheduling overhead per dependent stage: the
+seconds from the intermediate stage's `stage_end` to its target's first
+`step` event (the driver seeing the end, handing the stage out, the worker
+loading the checkpoint and its data).
+
+    .venv/bin/python benchmarks/grid_parallel.py            # ~2-4 min on 2 cores
+    .venv/bin/python benchmarks/grid_parallel.py --seeds 3 --epochs 3
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train_throughput.py
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# The grid's data and config are the tests' own (tests/conftest.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.launch import execute, prepare  # noqa: E402
+from engine.store import Store  # noqa: E402
+from engine.workspace import Workspace  # noqa: E402
+from tests.conftest import experiment_toml, write_sentiment_files  # noqa: E402
+
+SIDES = (("1 worker", None), ("2 workers", "cpu,cpu"))
+
+
+def run_side(config: Path, root: Path, name: str, devices: str | None) -> dict:
+    ws = Workspace.open(root / name.replace(" ", "-"))
+    run_id = name.replace(" ", "-")
+    t0 = time.perf_counter()
+    code = execute(prepare(str(config), ws, devices=devices), run_id)
+    wall = time.perf_counter() - t0
+    assert code == 0, f"{name}: exit {code}"
+    lines = ws.run_events(run_id).read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    scores = {
+        (r["intermediate"], r["seed"], r["language"]): r["value"]
+        for r in Store(ws).results(run_id=run_id)
+    }
+    return {"wall_s": wall, "events": events, "scores": scores}
+
+
+def overheads(events: list[dict]) -> list[float]:
+    """Per target reading a checkpoint: its first step - its dependency's end."""
+    ended = {e["stage"]: e["t"] for e in events if e["type"] == "stage_end"}
+    first_step: dict[str, float] = {}
+    for e in events:
+        if e["type"] == "step":
+            first_step.setdefault(e["stage"], e["t"])
+    out = []
+    for e in events:
+        reads = e.get("intermediate") not in (None, "baseline")
+        if e["type"] == "stage_start" and reads:
+            dependency = f"intermediate/{e['intermediate']}/seed{e['seed']}"
+            out.append(first_step[e["stage"]] - ended[dependency])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="grid-parallel-") as tmp:
+        root = Path(tmp)
+        write_sentiment_files(root / "data")
+        config = root / "grid.toml"
+        seeds = tuple(range(1, args.seeds + 1))
+        config.write_text(experiment_toml(epochs=args.epochs, seeds=seeds))
+        sides = {name: run_side(config, root, name, dev) for name, dev in SIDES}
+    one, two = sides["1 worker"], sides["2 workers"]
+    report = {
+        "stages": sum(1 for e in one["events"] if e["type"] == "stage_start"),
+        "cores": len(os.sched_getaffinity(0)),
+        "wall_s": {name: round(s["wall_s"], 2) for name, s in sides.items()},
+        "ratio_2_workers_over_1_worker": round(two["wall_s"] / one["wall_s"], 3),
+        "same_scores": one["scores"] == two["scores"],
+        "overhead_s": {
+            name: [round(x, 2) for x in overheads(s["events"])]
+            for name, s in sides.items()
+        },
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(
+        f"grid: {report['stages']} stages ({args.seeds} seeds x baseline target, "
+        f"intermediate, target), {args.epochs} epochs, xlt-tiny, "
+        f"{report['cores']} cores"
+    )
+    for name, wall in report["wall_s"].items():
+        print(f"  {name:<10} wall {wall:8.2f} s")
+    print(
+        f"  2 workers / 1 worker (baseline) = {report['ratio_2_workers_over_1_worker']}"
+        f"  (speed-up {one['wall_s'] / two['wall_s']:.2f}x)"
+    )
+    print(f"  same scores per (intermediate, seed, language): {report['same_scores']}")
+    for name, values in report["overhead_s"].items():
+        print(
+            f"  scheduling overhead, {name}: intermediate stage_end -> target's "
+            f"first step: mean {statistics.mean(values):.2f} s, max "
+            f"{max(values):.2f} s ({values})"
+        )
+
+
+if __name__ == "__main__":
+    main()

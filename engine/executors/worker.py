@@ -1,0 +1,179 @@
+"""A local worker process: runs the stages its driver sends, on one device.
+
+Started with the multiprocessing "spawn" context (a fresh interpreter: no
+CUDA state inherited, and CUDA_VISIBLE_DEVICES is set before torch is
+imported here). Reports everything over its pipe: events, scores, and how
+each stage ended; the driver (`xlt-engine run`) writes them. Ignores Ctrl-C
+and hang-ups, which reach the whole process group: the driver decides, and
+stops workers through the shared stop event. Dies with its driver: the
+kernel kills it when the driver goes (PR_SET_PDEATHSIG), and a watchdog
+thread exits when the driver's pid is no longer its parent.
+
+Heavy module once `worker_main` runs (torch); importing it is light.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+# Messages a worker sends (tuples, first item the kind):
+#   ("ready", pid)                          environment built
+#   ("broken", message, traceback)          no environment: the worker exits
+#   ("event", type, fields)                 an event of the running stage
+#   ("score", stage_id, Score, reused)      one language's score
+#   ("done", stage_id, info)                the stage ended; info for stage_end
+#   ("failed", stage_id, why, message, traceback)  why: cancelled|input|error
+# What a worker receives: a Stage to run, or None to exit.
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker needs to build its environment (pickled to it)."""
+
+    config: Any  # engine.config.ExperimentConfig (it pickles whole)
+    workspace_root: str
+    run_id: str
+    device: str
+    """The device as the run names it (cuda:1); the worker sees it as cuda:0."""
+    threads: int
+    driver_pid: int
+
+
+def visible_devices(device: str) -> str | None:
+    """CUDA_VISIBLE_DEVICES for a worker on `device`: its GPU alone, or none
+    for a CPU worker (no CUDA context on a GPU it does not use)."""
+    if device.startswith("cuda:"):
+        return device.split(":", 1)[1]
+    if device == "cpu":
+        return ""
+    return None
+
+
+def local_device(device: str) -> str:
+    """The name torch uses inside the worker, where only its GPU is visible."""
+    return "cuda:0" if device.startswith("cuda:") else device
+
+
+def worker_main(conn, spec: WorkerSpec, stop_event) -> None:
+    _die_with_driver(spec.driver_pid)
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    visible = visible_devices(spec.device)
+    if visible is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    send_lock = threading.Lock()
+
+    def send(*message: Any) -> None:
+        with send_lock:
+            conn.send(message)
+
+    try:
+        env = _environment(spec, send, stop_event)
+    except BaseException as exc:  # noqa: BLE001 - reported, then the worker exits
+        send("broken", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        return
+    send("ready", os.getpid())
+    _serve(conn, env, send)
+
+
+def _environment(spec: WorkerSpec, send, stop_event):
+    import torch
+
+    torch.set_num_threads(spec.threads)
+    _quiet_libraries()
+    from engine.stages import StageEnvironment
+    from engine.workspace import Workspace
+
+    def emit(type: str, **fields: Any) -> None:
+        if type in ("step", "eval"):
+            fields["device"] = spec.device
+        send("event", type, fields)
+
+    return StageEnvironment.for_run(
+        spec.config,
+        Workspace.open(spec.workspace_root),
+        spec.run_id,
+        emit_event=emit,
+        record_score=lambda stage, score, reused: send(
+            "score", stage.id, score, reused
+        ),
+        should_stop=stop_event.is_set,
+        device=local_device(spec.device),
+    )
+
+
+def _serve(conn, env, send) -> None:
+    from engine.errors import Cancelled, InputError
+    from engine.stages import execute_stage
+
+    while True:
+        try:
+            stage = conn.recv()
+        except (EOFError, OSError):
+            return  # the driver is gone
+        if stage is None:
+            return
+        try:
+            info = execute_stage(stage, env)
+        except Cancelled as exc:
+            send("failed", stage.id, "cancelled", str(exc), "")
+        except InputError as exc:
+            send("failed", stage.id, "input", str(exc), "")
+        except Exception as exc:  # noqa: BLE001 - the driver decides
+            send(
+                "failed",
+                stage.id,
+                "error",
+                f"{type(exc).__name__}: {exc}",
+                traceback.format_exc(),
+            )
+        else:
+            send("done", stage.id, info)
+
+
+def _die_with_driver(driver_pid: int) -> None:
+    """Never outlive the driver: a worker left behind would hold a GPU and a
+    stage lock for nobody."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+    # The driver may have died before prctl took effect, and other systems
+    # have no prctl: its pid no longer being our parent says so too.
+    if os.getppid() != driver_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != driver_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="driver-watchdog", daemon=True).start()
+
+
+def _quiet_libraries() -> None:
+    """The driver's console is the run's; library chatter stays out of it."""
+    try:
+        import datasets
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        datasets.logging.disable_progress_bar()
+        datasets.logging.set_verbosity_warning()
+    except ImportError:  # pragma: no cover
+        pass

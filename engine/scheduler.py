@@ -1,0 +1,99 @@
+"""Which of a plan's stages may run now: the plan's DAG, walked as stages end.
+
+A stage is ready once every stage that writes what it `reads` is done: a
+target starts as soon as its intermediate checkpoint exists, the baseline's
+targets (which read only the pretrained model) at once. Among ready stages the
+plan's order decides (the baseline first, then each intermediate stage and its
+targets, seed by seed), so one worker runs the plan exactly as the in-process
+runner does. A stage that fails fails its dependents, and only them: every
+other stage still runs and keeps its result.
+
+Light module: no torch; the executors (engine.executors) and the runner use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from engine.pipeline import Stage
+
+WAITING, RUNNING, DONE, FAILED, SKIPPED = (
+    "waiting",
+    "running",
+    "done",
+    "failed",
+    "skipped",  # never ran: a stage it needs failed
+)
+
+
+@dataclass
+class StageScheduler:
+    """The state of every stage of a plan, and the next one to hand out."""
+
+    stages: Sequence[Stage]
+    state: dict[str, str] = field(init=False)
+    _writer: dict[str, str] = field(init=False)  # key -> id of the stage writing it
+
+    def __post_init__(self) -> None:
+        self.state = {s.id: WAITING for s in self.stages}
+        self._writer = {s.key: s.id for s in self.stages if s.kind == "intermediate"}
+
+    def needs(self, stage: Stage) -> list[str]:
+        """Ids of the stages of this plan whose outputs `stage` reads. A key no
+        stage of the plan writes is already in the workspace (or is the
+        pretrained model): nothing to wait for."""
+        return [self._writer[k] for k in stage.reads if k in self._writer]
+
+    def ready(self) -> list[Stage]:
+        """Stages that may start now, in plan order."""
+        return [
+            s
+            for s in self.stages
+            if self.state[s.id] == WAITING
+            and all(self.state[n] == DONE for n in self.needs(s))
+        ]
+
+    def take(self) -> Stage | None:
+        """The first ready stage, marked running; None if none is ready."""
+        ready = self.ready()
+        if not ready:
+            return None
+        self.state[ready[0].id] = RUNNING
+        return ready[0]
+
+    def done(self, stage: Stage) -> None:
+        self.state[stage.id] = DONE
+
+    def again(self, stage: Stage) -> None:
+        """A stage to run again (its worker died): ready as before."""
+        self.state[stage.id] = WAITING
+
+    def failed(self, stage: Stage) -> list[Stage]:
+        """Mark `stage` failed and every stage that needs it, directly or not,
+        skipped; return the skipped ones (plan order)."""
+        self.state[stage.id] = FAILED
+        lost = {stage.id}
+        skipped: list[Stage] = []
+        changed = True
+        while changed:  # plans are small: a fixed point beats a graph library
+            changed = False
+            for s in self.stages:
+                if self.state[s.id] == WAITING and lost & set(self.needs(s)):
+                    self.state[s.id] = SKIPPED
+                    lost.add(s.id)
+                    skipped.append(s)
+                    changed = True
+        return sorted(skipped, key=self.stages.index)
+
+    @property
+    def running(self) -> list[str]:
+        return [i for i, s in self.state.items() if s == RUNNING]
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is running and nothing is left that could still start."""
+        return not self.running and not self.ready()
+
+    def count(self, state: str) -> int:
+        return sum(1 for s in self.state.values() if s == state)
