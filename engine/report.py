@@ -117,6 +117,22 @@ def of_split(records: Iterable[dict[str, Any]], split: str) -> list[dict[str, An
     return [r for r in records if split_of(r) == split]
 
 
+def one_split(
+    records: list[dict[str, Any]], split: str | None, what: str
+) -> tuple[list[dict[str, Any]], str]:
+    """The records of `split`, and the split; without `split`, the one split
+    the records have ("" for none). Records of two splits without `split` are
+    refused: a table never mixes validation and test numbers."""
+    if split is not None:
+        return of_split(records, split), split
+    present = splits_in(records)
+    if len(present) > 1:
+        raise ValueError(
+            f"{what} of {' and '.join(present)} in one table; choose one split"
+        )
+    return records, present[0] if present else ""
+
+
 def not_comparable_reason(record: dict[str, Any]) -> str | None:
     """The reason a record is not comparable, or None when it is."""
     if record.get("comparable", True) is not False:
@@ -141,17 +157,9 @@ def pivot(
     """The table of `target` on `split` (records of other splits are left
     out). Without `split`, the records must be of one split: a table never
     mixes validation and test numbers."""
-    recs = [r for r in records if r["target"] == target]
-    if split is None:
-        present = splits_in(recs)
-        if len(present) > 1:
-            raise ValueError(
-                f"{target}: results of {' and '.join(present)} in one table; "
-                "choose one split"
-            )
-        split = present[0] if present else ""
-    else:
-        recs = of_split(recs, split)
+    recs, split = one_split(
+        [r for r in records if r["target"] == target], split, f"{target}: results"
+    )
     rows = baseline_first(r["intermediate"] for r in recs)
     seen_langs = _ordered(r["language"] for r in recs)
     langs = [lg for lg in language_order if lg in seen_langs]

@@ -33,6 +33,7 @@ from engine.report import (
     baseline_first,
     not_comparable_reason,
     of_split,
+    one_split,
     set_deltas,
     splits_in,
 )
@@ -102,17 +103,11 @@ def xtreme_pivot(records: Sequence[Record], split: str | None = None) -> Pivot:
     """The table of one split (`split`, or the one split the records have;
     records of two splits without `split` are refused). Non-XTREME targets
     are ignored."""
-    recs = [r for r in records if r["target"] in xtreme.XTREME_TASKS]
-    if split is None:
-        present = splits_in(recs)
-        if len(present) > 1:
-            raise ValueError(
-                f"XTREME results of {' and '.join(present)} in one table; "
-                "choose one split"
-            )
-        split = present[0] if present else ""
-    else:
-        recs = of_split(recs, split)
+    recs, split = one_split(
+        [r for r in records if r["target"] in xtreme.XTREME_TASKS],
+        split,
+        "XTREME results",
+    )
     results = task_results(recs)
     rows = baseline_first(r["intermediate"] for r in recs)
     rows = [row for row in rows if any(k[0] == row for k in results)]
