@@ -9,7 +9,11 @@ reading its checkpoint. Each side runs `xlt-engine run`'s own path
 * baseline, "1 worker": one device (cpu), stages one after another in this
   process, torch with every core (what a run without `devices` does);
 * "2 workers": `--devices cpu,cpu`, two worker processes, each with half the
-  cores (engine.executors.devices.threads_per_worker).
+  cores (engine.executors.devices.threads_per_worker);
+* with --ray, "2 Ray workers": `--executor ray --devices cpu,cpu` on a local
+  Ray instance started once by this script before timing (a cluster is up
+  before a run in practice), compared with "2 workers": the Ray executor's
+  overhead (target: <= 15%).
 
 Printed: wall time of each, the ratio 2 workers / 1 worker, whether both
 gave the same scores, and the scheduling overhead per dependent stage: the
@@ -19,6 +23,7 @@ loading the checkpoint and its data).
 
     .venv/bin/python benchmarks/grid_parallel.py            # ~2-4 min on 2 cores
     .venv/bin/python benchmarks/grid_parallel.py --seeds 3 --epochs 3
+    .venv/bin/python benchmarks/grid_parallel.py --ray     # needs xlt[ray]
 """
 
 from __future__ import annotations
@@ -44,14 +49,18 @@ from engine.store import Store  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 from tests.conftest import experiment_toml, write_sentiment_files  # noqa: E402
 
-SIDES = (("1 worker", None), ("2 workers", "cpu,cpu"))
+SIDES = [("1 worker", None, "local"), ("2 workers", "cpu,cpu", "local")]
+RAY_SIDE = ("2 Ray workers", "cpu,cpu", "ray")
 
 
-def run_side(config: Path, root: Path, name: str, devices: str | None) -> dict:
+def run_side(
+    config: Path, root: Path, name: str, devices: str | None, executor: str
+) -> dict:
     ws = Workspace.open(root / name.replace(" ", "-"))
     run_id = name.replace(" ", "-")
     t0 = time.perf_counter()
-    code = execute(prepare(str(config), ws, devices=devices), run_id)
+    prepared = prepare(str(config), ws, devices=devices, executor=executor)
+    code = execute(prepared, run_id)
     wall = time.perf_counter() - t0
     assert code == 0, f"{name}: exit {code}"
     lines = ws.run_events(run_id).read_text(encoding="utf-8").splitlines()
@@ -84,26 +93,40 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--ray", action="store_true", help="also the Ray executor (xlt[ray])"
+    )
     args = parser.parse_args()
+    sides_wanted = [*SIDES, RAY_SIDE] if args.ray else SIDES
+    if args.ray:
+        import ray
+
+        ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False)
     with tempfile.TemporaryDirectory(prefix="grid-parallel-") as tmp:
         root = Path(tmp)
         write_sentiment_files(root / "data")
         config = root / "grid.toml"
         seeds = tuple(range(1, args.seeds + 1))
         config.write_text(experiment_toml(epochs=args.epochs, seeds=seeds))
-        sides = {name: run_side(config, root, name, dev) for name, dev in SIDES}
+        sides = {
+            name: run_side(config, root, name, dev, executor)
+            for name, dev, executor in sides_wanted
+        }
     one, two = sides["1 worker"], sides["2 workers"]
     report = {
         "stages": sum(1 for e in one["events"] if e["type"] == "stage_start"),
         "cores": len(os.sched_getaffinity(0)),
         "wall_s": {name: round(s["wall_s"], 2) for name, s in sides.items()},
         "ratio_2_workers_over_1_worker": round(two["wall_s"] / one["wall_s"], 3),
-        "same_scores": one["scores"] == two["scores"],
+        "same_scores": all(s["scores"] == one["scores"] for s in sides.values()),
         "overhead_s": {
             name: [round(x, 2) for x in overheads(s["events"])]
             for name, s in sides.items()
         },
     }
+    if args.ray:
+        ray_wall = sides[RAY_SIDE[0]]["wall_s"]
+        report["ratio_ray_over_2_workers"] = round(ray_wall / two["wall_s"], 3)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -118,6 +141,11 @@ def main() -> None:
         f"  2 workers / 1 worker (baseline) = {report['ratio_2_workers_over_1_worker']}"
         f"  (speed-up {one['wall_s'] / two['wall_s']:.2f}x)"
     )
+    if args.ray:
+        print(
+            f"  2 Ray workers / 2 workers (baseline) = "
+            f"{report['ratio_ray_over_2_workers']}  (target <= 1.15)"
+        )
     print(f"  same scores per (intermediate, seed, language): {report['same_scores']}")
     for name, values in report["overhead_s"].items():
         print(

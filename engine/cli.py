@@ -7,7 +7,9 @@ line, what was expected and the nearest valid value.
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -44,6 +46,21 @@ WorkspaceOpt = Annotated[
 ]
 
 
+# `xlt-engine --workspace DIR run CFG`: the global option, before the command.
+# The command's own --workspace, after it, wins when both are given.
+_global_options: dict[str, str | None] = {"workspace": None}
+
+
+@app.callback()
+def _global(workspace: WorkspaceOpt = None) -> None:
+    """xlt engine: intermediate-task transfer experiments, headless."""
+    _global_options["workspace"] = workspace
+
+
+def _workspace(workspace: str | None) -> str | None:
+    return workspace if workspace is not None else _global_options["workspace"]
+
+
 def handles_input_errors(fn: Callable) -> Callable:
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -71,9 +88,26 @@ _opened_stores: list[Store] = []
 
 
 def _open_store(workspace: str | None) -> Store:
-    store = Store(Workspace.open(workspace))
+    store = Store(Workspace.open(_workspace(workspace)))
     _opened_stores.append(store)
     return store
+
+
+def _print_table(table: Table) -> None:
+    """A table at its full width when piped or redirected: a file or `less -S`
+    has no 80 columns to fit, and a cut cell ("fail…") loses data. On a
+    terminal rich fits it to the window as usual."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    from rich.measure import Measurement
+
+    wide = out.options.update(width=100_000, max_width=100_000)
+    needed = Measurement.get(out, wide, table).maximum
+    # print(width=) is capped at the console's width: a console of the width.
+    Console(
+        file=out.file, width=max(needed, out.width), highlight=False, soft_wrap=True
+    ).print(table)
 
 
 def _print_store_warnings() -> None:
@@ -128,6 +162,22 @@ def run(
             "device/devices.",
         ),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where stages run: local (this machine) or ray (a Ray cluster; "
+            "pip install 'xlt[ray]'). Replaces the file's executor.",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster to join (host:port, or auto); default: a Ray "
+            "instance started for the run here.",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment: intermediate stages, target stages, zero-shot evaluation."""
     from engine.control import check_run_id, new_run_id
@@ -138,6 +188,7 @@ def run(
             "--json: only with --dry-run (a run's progress as JSON is its "
             "event stream, runs/<run id>/events.jsonl)"
         )
+    workspace = _workspace(workspace)
     ws = Workspace.open(workspace)
     rid = check_run_id(run_id) if run_id else None
     # Whoever chose the id (the TUI) looks the run up by it: register it before
@@ -152,6 +203,8 @@ def run(
                 allow_code_execution=allow_code_execution,
                 starting=starting,
                 devices=devices,
+                executor=executor,
+                ray_address=ray_address,
             )
             if dry_run and as_json:
                 _print_plan_json(prepared)
@@ -160,10 +213,24 @@ def run(
                 _print_dry_run(prepared)
                 return
             from engine.console import ConsoleReporter
+            from engine.events import to_log
 
             rid = rid or new_run_id(prepared.config.name)
             reporter = ConsoleReporter(out, plain=True if plain else None)
-            code = execute(prepared, rid, listeners=[reporter], starting=starting)
+            # Loading torch, the device and the tokenizer comes before the
+            # run's first event: say so, or the first seconds are silent.
+            reporter.print(
+                f"starting run {escape(rid)}: loading {escape(prepared.config.model)}"
+                " and the device ..."
+            )
+            listeners: list[Callable[[dict[str, Any]], None]] = [reporter]
+            if starting is None:
+                # engine.log tells the run's story (the console's is gone with
+                # the terminal). Not for a run started with --run-id, as the
+                # TUI starts them: its Monitor shows the events and engine.log
+                # side by side, and would show each line twice.
+                listeners.append(to_log(logging.getLogger("xlt.run")))
+            code = execute(prepared, rid, listeners=listeners, starting=starting)
     except (Cancelled, KeyboardInterrupt):
         err.print("cancelled before the run started; nothing was trained")
         raise typer.Exit(code=EXIT_FAILED) from None
@@ -177,6 +244,7 @@ def run(
 
 def _print_dry_run(prepared) -> None:
     _print_plan(prepared)
+    _print_cost(_estimate(prepared), several=bool(prepared.config.devices))
     for line in _split_coverage(prepared.config):
         out.print(f"[dim]{escape(line)}[/dim]")
     for message in prepared.missing_data.values():
@@ -185,6 +253,42 @@ def _print_dry_run(prepared) -> None:
         _print_contamination(prepared.config)
     for message in prepared.notices:
         err.print(f"[yellow]before running:[/yellow] {escape(message)}")
+
+
+def _estimate(prepared):
+    from engine.cost import device_name, estimate
+
+    config = prepared.config
+    return estimate(prepared.plan, config, prepared.workspace, device_name(config))
+
+
+def _print_cost(cost, several: bool = False) -> None:
+    """Estimated time per stage this run computes, and where it came from."""
+    if not cost.stages:
+        out.print("time estimate: nothing to compute, every stage is reused")
+        return
+    out.print(f"time estimate per stage, {escape(cost.source)}:")
+    width = max(len(s.stage) for s in cost.stages)
+    for s in cost.stages:
+        work = []
+        if s.train_examples:
+            work.append(f"trains on {s.train_examples:,} examples")
+        if s.eval_examples:
+            work.append(f"scores {s.eval_examples:,}")
+        when = f"~{duration_text(s.seconds)}" if s.seconds is not None else "unknown"
+        note = f"  ({s.note})" if s.note else ""
+        out.print(
+            f"  {escape(s.stage):<{width}}  {when:>9}  "
+            f"{escape(', '.join(work))}{escape(note)}"
+        )
+    total = cost.total_seconds
+    if total is not None:
+        out.print(
+            f"  total ~{duration_text(total)} (estimate"
+            + ("" if cost.complete else ", of the stages estimated")
+            + ("; on several devices stages run side by side" if several else "")
+            + ")"
+        )
 
 
 def _split_coverage(config) -> list[str]:
@@ -204,6 +308,8 @@ def _split_coverage(config) -> list[str]:
 
 def _print_plan_json(prepared) -> None:
     """The plan for scripts: one object, every stage with what decides it."""
+    from engine.cost import as_record
+
     plan = prepared.plan
     document = {
         "name": prepared.config.name,
@@ -212,7 +318,12 @@ def _print_plan_json(prepared) -> None:
         "stages": plan.as_records(detail=True),
         "missing_data": dict(prepared.missing_data),
         "notices": list(prepared.notices),
+        "cost": as_record(_estimate(prepared)),
     }
+    if prepared.config.is_code:
+        from engine.codeeval.overlap_report import plan_ngram_overlap
+
+        document["contamination"] = plan_ngram_overlap(prepared.config).as_dict()
     print(json.dumps(document, indent=2, ensure_ascii=False, default=str))
 
 
@@ -234,6 +345,10 @@ def _print_contamination(config) -> None:
         out.print(f"contamination check: {verdict}: {escape(message)}")
     for note in report.notes():
         out.print(f"contamination check: unchecked: {escape(note)}")
+    from engine.codeeval.overlap_report import plan_ngram_overlap
+
+    for line in plan_ngram_overlap(config).messages():
+        out.print(f"n-gram overlap: {escape(line)}")
 
 
 def _print_plan(prepared) -> None:
@@ -264,7 +379,7 @@ def _print_plan(prepared) -> None:
             else:
                 action = stage.action
         table.add_row(str(i), what, str(stage.seed), action, stage.key[:12])
-    out.print(table)
+    _print_table(table)
     s = plan.summary()
     out.print(
         f"{s['trainings']} trainings to run ({s['intermediate_trainings']} "
@@ -281,6 +396,28 @@ def _print_plan(prepared) -> None:
         + f"{s['pending_evaluations']} of {s['evaluations']} zero-shot "
         "evaluations to run."
     )
+    out.print(_where_stages_run(cfg))
+
+
+def _where_stages_run(cfg) -> str:
+    """The dry run's line on workers: executor, devices, DDP groups."""
+    if cfg.executor == "ray":
+        where = (
+            f"on the Ray cluster at {cfg.ray_address}"
+            if cfg.ray_address
+            else ("on a Ray instance started for the run here")
+        )
+        devices = ", ".join(cfg.devices) if cfg.devices else "all (every GPU)"
+        text = f"stages run {where}; devices {devices}"
+    elif cfg.devices:
+        text = (
+            f"stages run side by side: one worker per device ({', '.join(cfg.devices)})"
+        )
+    else:
+        text = f"stages run one after another on {cfg.device}"
+    if cfg.gpus_per_stage > 1:
+        text += f"; each stage trains on {cfg.gpus_per_stage} devices (torch DDP)"
+    return text + "."
 
 
 @app.command()
@@ -319,7 +456,7 @@ def runs(
             duration_text(duration) if duration is not None else "",
             str(r.get("device", "")),
         )
-    out.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -327,7 +464,11 @@ def runs(
 def results(
     run: Annotated[
         str | None,
-        typer.Option("--run", help="Run id (default: the latest run with results)."),
+        typer.Option(
+            "--run",
+            help="Run id (default: the latest finished run with results; if "
+            "none finished, the latest run with results).",
+        ),
     ] = None,
     target: Annotated[str | None, typer.Option("--target", help="Target task.")] = None,
     fmt: Annotated[
@@ -360,6 +501,38 @@ def results(
             "reporting test overstates the result.",
         ),
     ] = None,
+    gap: Annotated[
+        bool,
+        typer.Option(
+            "--gap",
+            help="Code targets: the English-to-language gap, score(en) - "
+            "score(language), per intermediate, and its change against the "
+            "baseline's gap (negative: transfer narrowed it).",
+        ),
+    ] = False,
+    ci: Annotated[
+        bool,
+        typer.Option(
+            "--ci",
+            help="Each change against the baseline with its 95% interval from a "
+            "paired bootstrap over the test examples (and seeds), marked * when "
+            "significant after the --correction; csv/json gain the fields.",
+        ),
+    ] = False,
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="With --ci: bootstrap resamples.")
+    ] = 1000,
+    bootstrap_seed: Annotated[
+        int, typer.Option("--bootstrap-seed", help="With --ci: the bootstrap's seed.")
+    ] = 0,
+    correction: Annotated[
+        str,
+        typer.Option(
+            "--correction",
+            help="With --ci: holm (default), bh (Benjamini-Hochberg) or none, "
+            "over each table's comparisons.",
+        ),
+    ] = "holm",
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Zero-shot results: one row per intermediate choice, one column per language."""
@@ -372,36 +545,44 @@ def results(
             f"{did_you_mean(fmt, report.FORMATS)}"
         )
     _check_split_options(split, select_on, xtreme)
+    settings = _significance_settings(ci, resamples, bootstrap_seed, correction)
+    if ci and xtreme and select_on is not None:
+        raise InputError(
+            "--ci: the 'best per target' row picks a different intermediate per "
+            "task, so it has no one paired comparison; use --ci --xtreme without "
+            "--select-on"
+        )
     store = _open_store(workspace)
     all_records = store.results()
     if run is None:
-        with_results = {
-            x["run_id"] for x in all_records if target is None or x["target"] == target
-        }
-        runs_with = [r["id"] for r in store.runs() if r["id"] in with_results]
-        if not runs_with:
-            if fmt == "json":
-                out.print("[]")
-                return
-            raise InputError(
-                "no results yet"
-                + (f" for target '{target}'" if target else "")
-                + "; run an experiment first: xlt-engine run CONFIG"
-            )
-        run = runs_with[-1]
+        run = _default_results_run(store, all_records, target, fmt)
+        if run is None:
+            out.print("[]")
+            return
     elif store.get_run(run) is None:
         known = [r["id"] for r in store.runs()]
         raise InputError(
             f"--run: no run '{run}' in this workspace{did_you_mean(run, known)}"
         )
     records = [r for r in all_records if r["run_id"] == run]
+    run_record = store.get_run(run) or {}
+    if not records:
+        # Asking for the scores of a run that has none is a bad argument
+        # (exit 2, DESIGN.md "CLI contract"); exit 1 is kept for `run`.
+        status = run_record.get("status", "unknown")
+        raise InputError(
+            f"--run: run '{run}' ({status}) has no results: it stopped before "
+            "scoring any target"
+            + (f" ({run_record['error']})" if run_record.get("error") else "")
+            + "; runs with results: "
+            + (", ".join(dict.fromkeys(r["run_id"] for r in all_records)) or "none")
+        )
     targets = list(dict.fromkeys(r["target"] for r in records))
     if target is not None:
         if target not in targets:
             raise InputError(
-                f"--target: run '{run}' has no results for '{target}'"
-                f"{did_you_mean(target, targets)} "
-                f"(targets: {', '.join(targets) or 'none'})"
+                f"--target: run '{run}' has no results for '{target}'; "
+                f"its targets: {', '.join(nearest_first(target, targets))}"
             )
         records = [r for r in records if r["target"] == target]
         targets = [target]
@@ -413,12 +594,28 @@ def results(
                 + (f" for '{target}'" if target else "")
                 + f" (it has: {', '.join(present) or 'none'})"
             )
+    # A table pasted into a paper or a notebook says where it came from.
+    source = report.source_line(
+        run,
+        run_record.get("status", "unknown"),
+        list(dict.fromkeys(str(r["model"]) for r in records)),
+        fmt,
+    )
+    if gap:
+        if xtreme or ci:
+            raise InputError("--gap: a table of its own; leave out --xtreme and --ci")
+        gap_split = split or report.default_split(records) or ""
+        _print_gap(report.of_split(records, gap_split), gap_split, fmt)
+        return
     if xtreme:
-        _print_xtreme(records, run, fmt, split, select_on)
+        sig = (workspace, settings) if ci else None
+        _print_xtreme(records, run, fmt, split, select_on, source, sig)
         return
     if fmt in ("json", "csv"):
         # Raw records, one per seed, language and split; --split keeps one.
         rows = report.of_split(records, split) if split else records
+        if ci:
+            rows = _with_significance(rows, workspace, settings)
         if fmt == "csv":
             sys.stdout.write(report.records_csv(rows))
             return
@@ -426,9 +623,10 @@ def results(
         rows = [{**r, "provenance": provenance} for r in rows]
         sys.stdout.write(report.records_json(rows) + "\n")
         return
-    status = (store.get_run(run) or {}).get("status", "")
     if fmt == "table":
-        out.print(f"run {run} ({status})")
+        out.print(f"run {run} ({run_record.get('status', '')})")
+    else:
+        sys.stdout.write(source + "\n\n")
     for name in targets:
         order = REGISTRY[name].languages if name in REGISTRY else ()
         of_target = [r for r in records if r["target"] == name]
@@ -439,14 +637,273 @@ def results(
             continue
         table = report.pivot(of_target, name, order, split=shown)
         how = report.split_caption(table.split, chosen_by_default=split is None)
-        if fmt == "table":
-            out.print(report.render_rich(table, split_note=how))
-        elif fmt == "markdown":
-            note = f"{how}; change against the baseline"
-            sys.stdout.write(report.render_markdown(table, note=note) + "\n")
-        else:
-            note = f"{how}; change against the baseline"
-            sys.stdout.write(report.render_latex(table, note=note) + "\n")
+        _print_results_table(table, of_target, how, fmt, workspace, settings, ci)
+
+
+def _print_gap(records: list[dict], split: str, fmt: str) -> None:
+    """The English-gap view (engine.codegen.english_gap) of one split."""
+    from engine import report
+    from engine.codegen.english_gap import english_gap, missing_anchor
+
+    rows = english_gap(records)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return
+    if fmt == "csv":
+        sys.stdout.write(report.records_csv(rows))
+        return
+    if fmt != "table":
+        raise InputError("--gap: --format table, csv or json")
+    table = Table(
+        title=f"English-to-language gap · {split} split",
+        header_style="bold",
+        caption="gap = score(en) - score(language), x100; change = gap - the "
+        "baseline's gap (negative: the intermediate narrowed it)",
+    )
+    for column in ("target", "intermediate", "language", "metric"):
+        table.add_column(column)
+    for column in ("en", "score", "gap", "baseline gap", "change"):
+        table.add_column(column, justify="right")
+
+    def points(value: float | None, sign: str = "") -> str:
+        return "–" if value is None else f"{value * 100:{sign}.1f}"
+
+    for r in rows:
+        table.add_row(
+            r["target"], r["intermediate"], r["language"], r["metric"],
+            points(r["score_en"]), points(r["score"]), points(r["gap"], "+"),
+            points(r["baseline_gap"], "+"), points(r["gap_change"], "+"),
+        )  # fmt: skip
+    _print_table(table)
+    for name in missing_anchor(records):
+        out.print(f"{name}: no English score (its own or a translate-test row): no gap")
+
+
+def _significance_settings(ci: bool, resamples: int, seed: int, correction: str):
+    from engine.significance import SignificanceSettings
+
+    if not ci and (resamples != 1000 or seed != 0 or correction != "holm"):
+        raise InputError(
+            "--resamples, --bootstrap-seed and --correction apply to the "
+            "intervals; add --ci"
+        )
+    return SignificanceSettings(n_resamples=resamples, seed=seed, correction=correction)
+
+
+def _with_significance(rows: list[dict], workspace: str | None, settings) -> list:
+    """csv/json rows with their cell's significance fields, per (target, split)."""
+    from engine import significance
+    from engine.significance_report import with_fields
+
+    ws = Workspace.open(_workspace(workspace))
+    finder = significance.PredictionsFinder(ws)
+    sigs = {
+        (t, sp): significance.target_significance(
+            rows, ws, t, sp, settings, finder=finder
+        )
+        for t, sp in dict.fromkeys(
+            (r["target"], str(r.get("split") or "test")) for r in rows
+        )
+    }
+    return with_fields(rows, sigs)
+
+
+def _print_results_table(
+    table, records: list[dict], how: str, fmt: str, workspace, settings, ci: bool
+) -> None:
+    """One target's table. Collapse marks and reference levels are shown
+    always (reading the predictions is cheap); intervals only with --ci (the
+    bootstrap takes seconds per table)."""
+    from engine import report
+    from engine import significance_report as sr
+    from engine.significance import target_significance
+
+    ws = Workspace.open(_workspace(workspace))
+    sig = target_significance(
+        records, ws, table.target, table.split, settings, with_intervals=ci
+    )
+    legend = sr.legend_lines(sig, ci)
+    text_of = sr.ci_cell_text(table, sig) if ci else sr.flag_cell_text(table, sig)
+    note = f"{how}; change against the baseline" + (" [interval]" if ci else "")
+    if fmt == "table":
+        _print_table(sr.render_rich_ci(table, sig, how, ci))
+    elif fmt == "markdown":
+        text = report.render_markdown(table, cell_text=text_of, note=note)
+        sys.stdout.write(text + sr.markdown_legend(legend) + "\n")
+    else:
+        text = report.render_latex(table, cell_text=text_of, note=note)
+        sys.stdout.write(text + sr.latex_legend(legend) + "\n")
+
+
+@app.command()
+@handles_input_errors
+def compare(
+    a: Annotated[
+        str, typer.Argument(help="A: a run id, or RUN:INTERMEDIATE (r1:baseline).")
+    ],
+    b: Annotated[
+        str, typer.Argument(help="B: a run id, or RUN:INTERMEDIATE (r1:mnli).")
+    ],
+    target: Annotated[str | None, typer.Option("--target", help="Target task.")] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="validation or test (default: validation when both "
+            "have it, else test).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv or json.")
+    ] = "table",
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap resamples.")
+    ] = 1000,
+    bootstrap_seed: Annotated[
+        int, typer.Option("--bootstrap-seed", help="The bootstrap's seed.")
+    ] = 0,
+    correction: Annotated[
+        str,
+        typer.Option(
+            "--correction", help="holm (default), bh or none, over the table."
+        ),
+    ] = "holm",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """B - A per target and language, with its interval and p-value, on the
+    examples both evaluated (paired bootstrap). Two runs compare each
+    intermediate choice they share; RUN:INTERMEDIATE picks one choice."""
+    from engine import report
+    from engine import significance_report as sr
+    from engine.significance import SignificanceSettings, compare_choices
+
+    formats = ("table", "csv", "json")
+    if fmt not in formats:
+        raise InputError(
+            f"--format: '{fmt}' is not one of {', '.join(formats)}"
+            f"{did_you_mean(fmt, formats)}"
+        )
+    _check_split_options(split, None, False)
+    settings = SignificanceSettings(
+        n_resamples=resamples, seed=bootstrap_seed, correction=correction
+    )
+    store = _open_store(workspace)
+    records = store.results()
+    runs = [str(r["id"]) for r in store.runs()]
+    side_a = _compare_side(a, "A", runs, records)
+    side_b = _compare_side(b, "B", runs, records)
+    recs_a = _side_records(side_a, records)
+    recs_b = _side_records(side_b, records)
+    if target is not None:
+        have = list(dict.fromkeys(r["target"] for r in recs_a + recs_b))
+        if target not in have:
+            raise InputError(
+                f"--target: neither {a} nor {b} has results for '{target}'; "
+                f"their targets: {', '.join(nearest_first(target, have)) or 'none'}"
+            )
+        recs_a = [r for r in recs_a if r["target"] == target]
+        recs_b = [r for r in recs_b if r["target"] == target]
+    shown = split or report.default_split(recs_a + recs_b) or "test"
+    recs_a, recs_b = report.of_split(recs_a, shown), report.of_split(recs_b, shown)
+    from engine.significance import compare_pairs
+
+    pairs = compare_pairs(side_a[1], side_b[1], recs_a, recs_b)
+    if not pairs:
+        raise InputError(
+            f"{a} and {b} have no (target, language"
+            + (", intermediate" if side_a[1] is None and side_b[1] is None else "")
+            + f") in common on the {shown} split; A has "
+            f"{_cells_text(recs_a)}, B has {_cells_text(recs_b)}"
+        )
+    ws = Workspace.open(_workspace(workspace))
+    comparison = compare_choices(pairs, ws, shown, settings, a, b)
+    rows = sr.comparison_rows(comparison)
+    if fmt == "csv":
+        sys.stdout.write(sr.comparison_csv(rows))
+    elif fmt == "json":
+        sys.stdout.write(sr.comparison_json(comparison, rows) + "\n")
+    else:
+        metrics = {r["target"]: str(r["metric"]) for r in recs_a}
+        _print_table(sr.render_comparison(comparison, lambda t: metrics.get(t, "")))
+
+
+def _compare_side(
+    spec: str, name: str, runs: list[str], records: list[dict]
+) -> tuple[str, str | None]:
+    """(run id, intermediate or None) of a `compare` argument."""
+    if spec in runs:
+        return spec, None
+    run, _, choice = spec.rpartition(":")
+    if not run or run not in runs:
+        wrong = run or spec
+        raise InputError(
+            f"{name}: no run '{wrong}' in this workspace; expected RUN or "
+            f"RUN:INTERMEDIATE; runs: {', '.join(nearest_first(wrong, runs)) or 'none'}"
+        )
+    of_run = [r["intermediate"] for r in records if r["run_id"] == run]
+    choices = list(dict.fromkeys(of_run))
+    if choice not in choices:
+        raise InputError(
+            f"{name}: run '{run}' has no results for intermediate '{choice}'; its "
+            f"choices: {', '.join(nearest_first(choice, choices)) or 'none'}"
+        )
+    return run, choice
+
+
+def _side_records(side: tuple[str, str | None], records: list[dict]) -> list[dict]:
+    run, choice = side
+    return [
+        r
+        for r in records
+        if r["run_id"] == run and (choice is None or r["intermediate"] == choice)
+    ]
+
+
+def _cells_text(recs: list[dict]) -> str:
+    cells = list(dict.fromkeys(f"{r['target']}/{r['language']}" for r in recs))
+    return ", ".join(cells[:6]) + (" ..." if len(cells) > 6 else "") or "none"
+
+
+def _default_results_run(
+    store: Store, all_records: list[dict], target: str | None, fmt: str
+) -> str | None:
+    """The latest *finished* run with results (for `target` if given): a run
+    still going, or one that died half-way, is shown only when asked for with
+    --run, or when no finished run has results (said on stderr). None: there
+    are no results and the format is json (an empty array, for scripts)."""
+    every_target = list(dict.fromkeys(r["target"] for r in all_records))
+    if target is not None and all_records and target not in every_target:
+        raise InputError(
+            f"--target: no run has results for '{target}'; targets with "
+            f"results: {', '.join(nearest_first(target, every_target))}"
+        )
+    with_results = {
+        x["run_id"] for x in all_records if target is None or x["target"] == target
+    }
+    candidates = [r for r in store.runs() if r["id"] in with_results]
+    if not candidates:
+        if fmt == "json":
+            return None
+        raise InputError(
+            "no results yet; run an experiment first: xlt-engine run CONFIG"
+        )
+    finished = [r for r in candidates if r.get("status") == "finished"]
+    if finished:
+        latest = max(finished, key=lambda r: r.get("ended_at") or 0)
+        return str(latest["id"])
+    latest = candidates[-1]
+    err.print(
+        f"[yellow]note:[/yellow] no finished run has results; showing run "
+        f"{escape(latest['id'])} ({latest.get('status', 'unknown')})"
+    )
+    return str(latest["id"])
+
+
+def nearest_first(word: str, choices: list[str]) -> list[str]:
+    """`choices` ordered by likeness to `word` (the likeliest meant first)."""
+    return sorted(
+        choices, key=lambda c: -difflib.SequenceMatcher(None, word, c).ratio()
+    )
 
 
 def _check_split_options(
@@ -483,9 +940,18 @@ def _check_split_options(
 
 
 def _print_xtreme(
-    records: list[dict], run: str, fmt: str, split: str | None, select_on: str | None
+    records: list[dict],
+    run: str,
+    fmt: str,
+    split: str | None,
+    select_on: str | None,
+    source: str = "",
+    significance: tuple[str | None, Any] | None = None,
 ) -> None:
+    """The XTREME table; `significance` (workspace, settings): with --ci, each
+    change with its interval (engine.significance.xtreme_significance)."""
     from engine import report
+    from engine import significance_report as sr
     from engine import xtreme_report as xr
 
     ours = [r for r in records if r["target"] in xr.xtreme.XTREME_TASKS]
@@ -515,6 +981,13 @@ def _print_xtreme(
         shown = split or report.default_split(ours) or ""
         table = xr.xtreme_pivot(ours, shown)
         how = report.split_caption(shown, chosen_by_default=split is None)
+    sig = None
+    if significance is not None:
+        from engine.significance import xtreme_significance
+
+        workspace, settings = significance
+        ws = Workspace.open(_workspace(workspace))
+        sig = xtreme_significance(ours, ws, table.split, settings)
     if fmt in ("json", "csv"):
         cells: list[dict[str, Any]] = []
         for (row, col), cell in table.cells.items():
@@ -535,6 +1008,8 @@ def _print_xtreme(
                 item["chosen"] = cell.label or None
                 if fmt == "json":
                     item["selected_on"] = xr.selection_record(selection, col)
+            if sig is not None:
+                item.update(sig.fields(row, col))
             cells.append(item)
         if fmt == "json":
             sys.stdout.write(json.dumps(cells, indent=1) + "\n")
@@ -552,31 +1027,73 @@ def _print_xtreme(
     note = f"{how}; {xr.caption(table)}"
     if selection is not None:
         note += f"; {xr.selection_caption(selection)}"
+    if sig is not None:  # with --ci: intervals, marks and the legend
+        legend = sr.legend_lines(sig, True)
+        text_of = sr.ci_cell_text(table, sig)
+        note += "; change against the baseline [interval]"
+        if fmt == "table":
+            out.print(escape(xr.caption(table)))
+            _print_table(sr.render_rich_ci(table, sig, how, True))
+        elif fmt == "markdown":
+            text = report.render_markdown(table, cell_text=text_of, note=note)
+            sys.stdout.write(source + "\n\n" + text + sr.markdown_legend(legend) + "\n")
+        else:
+            text = report.render_latex(table, cell_text=text_of, note=note)
+            sys.stdout.write(source + "\n\n" + text + sr.latex_legend(legend) + "\n")
+        return
     if fmt == "table":
         caption = f"{xr.caption(table)}; second line: change against the baseline"
         if selection is not None:
             caption += f"\n{xr.selection_caption(selection)}"
-        out.print(report.render_rich(table, caption=caption, split_note=how))
+        _print_table(report.render_rich(table, caption=caption, split_note=how))
     elif fmt == "markdown":
-        sys.stdout.write(report.render_markdown(table, note=note) + "\n")
+        sys.stdout.write(
+            source + "\n\n" + report.render_markdown(table, note=note) + "\n"
+        )
     else:
-        sys.stdout.write(report.render_latex(table, note=note) + "\n")
+        sys.stdout.write(source + "\n\n" + report.render_latex(table, note=note) + "\n")
 
 
 @app.command()
+@handles_input_errors
 def tasks(
+    config: Annotated[
+        str | None,
+        typer.Argument(
+            help="Experiment file (TOML): list its custom tasks ([tasks.NAME]) too."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON array of task records.")
     ] = False,
 ) -> None:
-    """List the built-in tasks: kind, role, languages, metric and data source."""
-    from engine.tasks import all_tasks
+    """List the built-in tasks (and a config's custom tasks): kind, role,
+    languages, metric and data source."""
+    from engine.tasks import REGISTRY, all_tasks
 
     records = [t.as_dict() for t in all_tasks()]
+    custom: list[dict[str, Any]] = []
+    if config is not None:
+        from engine.config import load_config
+
+        loaded = load_config(config)
+        custom = [
+            {**t.as_dict(), "defined_in": config}
+            for name, t in loaded.tasks.items()
+            if name not in REGISTRY
+        ]
+        records += custom
     if as_json:
         sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
         return
-    table = Table(header_style="bold", caption="xlt-engine tasks --json for all fields")
+    caption = "xlt-engine tasks --json for all fields"
+    if config is not None:
+        caption = (
+            f"rows marked *: the {len(custom)} custom tasks of {config}; " + caption
+            if custom
+            else f"{config} defines no custom tasks; " + caption
+        )
+    table = Table(header_style="bold", caption=caption)
     table.add_column("task", no_wrap=True)
     for col in ("kind", "role", "languages", "metric"):
         table.add_column(col)
@@ -593,14 +1110,14 @@ def tasks(
         langs = t["languages"]
         shown = " ".join(langs) if len(langs) <= 7 else f"{len(langs)} langs"
         table.add_row(
-            t["name"],
+            t["name"] + (" *" if "defined_in" in t else ""),
             kinds.get(t["kind"], t["kind"]),
             "both" if len(t["roles"]) == 2 else t["roles"][0],
             shown,
             t["metric"],
             t["source"],
         )
-    out.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -660,7 +1177,7 @@ def codeeval(
         ks = []
     if not ks or min(ks) < 1:
         raise InputError(f"--k: expected positive integers like 1,10; got '{k}'")
-    problems = problems_for_task(task, workspace=workspace)
+    problems = problems_for_task(task, workspace=_workspace(workspace))
     sample_list = read_samples(samples, problems, task)
     if not allow_code_execution:
         raise InputError(
@@ -737,6 +1254,104 @@ def _codeeval_report(task, problems, sample_list, ks, as_json) -> int:
         err.print(f"[red]error:[/red] {escape(broken[0].verdict.reason)}")
         return 1
     return 0
+
+
+@app.command()
+@handles_input_errors
+def plot(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="main | languages | validation-vs-gain | learning-curve",
+        ),
+    ],
+    run: Annotated[str, typer.Option("--run", help="The run to draw.")],
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="languages: the target task to draw."),
+    ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            "--stage", help="learning-curve: the stage id (see the run's events)."
+        ),
+    ] = None,
+    order: Annotated[
+        str | None,
+        typer.Option(
+            "--order",
+            help="languages: TOML/JSON/CSV file of language -> value (distance "
+            "from English, pretraining size); drawn in increasing order.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="png | svg | pdf (default png).")
+    ] = "png",
+    output: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="File to write (default: exports/)."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Draw one of the paper's figures of a run as PNG, SVG or PDF."""
+    from pathlib import Path
+
+    from engine.figures import FIGURE_FORMATS
+    from engine.figures.canvas import save
+    from engine.figures.from_run import draw
+
+    if fmt not in FIGURE_FORMATS:
+        raise InputError(
+            f"--format: '{fmt}' is not one of {', '.join(FIGURE_FORMATS)}"
+            f"{did_you_mean(fmt, FIGURE_FORMATS)}"
+        )
+    ws, data = _run_data(run, workspace)
+    figure = draw(kind, data, target=target, stage=stage, order=order)
+    if output is None:
+        what = "-".join(p for p in (kind, target, stage) if p).replace("/", "_")
+        path = ws.export_file(f"{run}-{what}.{fmt}")
+    else:
+        path = Path(output)
+    out.print(str(save(figure, path, fmt)))
+
+
+@app.command()
+@handles_input_errors
+def report(
+    run: Annotated[str, typer.Argument(help="The run to report.")],
+    output: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="HTML file (default: exports/)."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write one self-contained HTML file of a run: tables, figures, config,
+    provenance. Opens in any browser, offline."""
+    from pathlib import Path
+
+    from engine.atomic import write_text_atomic
+    from engine.html_report import build_report
+
+    ws, data = _run_data(run, workspace)
+    path = Path(output) if output else ws.export_file(f"{run}-report.html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, build_report(data))
+    out.print(str(path))
+
+
+def _run_data(run: str, workspace: str | None):
+    from engine.figures.run_data import load_run
+
+    ws = Workspace.open(_workspace(workspace))
+    store = _open_store(workspace)
+    record = store.get_run(run)
+    if record is None:
+        known = [r["id"] for r in store.runs()]
+        raise InputError(f"no run '{run}' in this workspace{did_you_mean(run, known)}")
+    data = load_run(ws, store, record)
+    for warning in data.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    return ws, data
 
 
 def main() -> None:

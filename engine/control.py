@@ -267,3 +267,32 @@ def launch_alive(launch: dict[str, Any]) -> bool:
     return launch.get("host") == socket.gethostname() and process_alive(
         launch["pid"], launch.get("pid_start")
     )
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int, watchdog: str) -> None:
+    """Never outlive `parent_pid`: a child process left behind (a worker, a
+    DDP rank) would hold a GPU and a stage lock for nobody. The kernel kills
+    this process when its parent goes (PR_SET_PDEATHSIG); the parent may have
+    died before prctl took effect, and other systems have no prctl, so a
+    watchdog thread also exits once the parent is no longer ours."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name=watchdog, daemon=True).start()

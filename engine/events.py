@@ -10,6 +10,7 @@ Light module: the TUI tails these files.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -54,6 +55,7 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "eval": ("stage", "task", "language", "split", "metric", "value"),
     "checkpoint": ("stage", "key", "path", "reused"),
     "stage_end": ("stage", "kind", "index", "total", "seconds", "reused"),
+    "phase": ("stage", "phase", "message"),
     "log": ("level", "message"),
     "warning": ("message",),
     "error": ("message", "traceback"),
@@ -108,6 +110,71 @@ class EventWriter:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
+
+
+def log_line(event: dict[str, Any]) -> tuple[int, str] | None:
+    """(logging level, text) of an event for the run's engine.log, or None for
+    events the log leaves to events.jsonl (header, plan; `error`, whose
+    traceback the engine logs itself)."""
+    e, stage = event, event.get("stage", "")
+    kind = e.get("type")
+    if kind == "run_start":
+        text = (
+            f"run {e.get('run_id')} ({e.get('name')}): model {e.get('model')}, "
+            f"device {e.get('device')}, pid {e.get('pid')} on {e.get('host')}"
+        )
+    elif kind == "stage_start":
+        text = f"[{e.get('index')}/{e.get('total')}] {stage} starts" + (
+            " (reused)" if e.get("reused") else f" on {e.get('device')}"
+        )
+    elif kind == "phase":
+        text = f"{stage}: {e.get('message')}"
+    elif kind == "step":
+        text = (
+            f"{stage}: step {e.get('step')}/{e.get('total_steps')} loss "
+            f"{_number(e.get('loss'))} lr {_number(e.get('lr'), '.2e')} "
+            f"{_number(e.get('samples_per_s'), '.1f')} samples/s"
+        )
+    elif kind == "eval":
+        at = f"step {e['step']} " if "step" in e else ""
+        text = (
+            f"{stage}: {at}{e.get('task')} [{e.get('language')}] {e.get('split')} "
+            f"{e.get('metric')} {_number(e.get('value'))}"
+        )
+    elif kind == "checkpoint":
+        verb = "reused" if e.get("reused") else "written"
+        text = f"{stage}: checkpoint {verb}: {e.get('path')}"
+    elif kind == "stage_end":
+        text = f"{stage} ends after {_number(e.get('seconds'), '.1f')} s" + (
+            f": {e['error']}" if e.get("error") else ""
+        )
+    elif kind in ("log", "warning"):
+        text = (f"{stage}: " if stage else "") + str(e.get("message"))
+        return (logging.WARNING if kind == "warning" else logging.INFO), text
+    elif kind == "run_end":
+        text = (
+            f"run {e.get('status')} after {_number(e.get('seconds'), '.1f')} s: "
+            f"{e.get('stages_done')} of {e.get('stages_total')} stages"
+            + (f"; {e['error']}" if e.get("error") else "")
+        )
+    else:
+        return None
+    return logging.INFO, text
+
+
+def _number(value: Any, spec: str = ".4f") -> str:
+    return format(value, spec) if isinstance(value, int | float) else str(value)
+
+
+def to_log(logger: logging.Logger) -> Listener:
+    """A listener writing each event's log line to `logger` (engine.log)."""
+
+    def listener(event: dict[str, Any]) -> None:
+        line = log_line(event)
+        if line is not None:
+            logger.log(*line)
+
+    return listener
 
 
 def _strict(value: Any) -> Any:

@@ -47,7 +47,7 @@ from engine.control import (
 )
 from engine.data.loaders import check_local_data, has_split
 from engine.data.rows import manual_data_message
-from engine.errors import Cancelled, InputError
+from engine.errors import Cancelled, InputError, did_you_mean
 from engine.events import EventWriter
 from engine.models.loading import check_start_model
 from engine.pipeline import Plan, make_plan
@@ -71,6 +71,28 @@ class Prepared:
     notices: list[str] = field(default_factory=list)  # what stops a real run
 
 
+def with_executor(
+    config: ExperimentConfig, executor: str | None, ray_address: str | None
+) -> ExperimentConfig:
+    """The config with --executor / --ray-address in place of its own."""
+    chosen = executor if executor is not None else config.executor
+    if chosen not in ("local", "ray"):
+        raise InputError(
+            f"--executor: expected local or ray, got {chosen!r}"
+            f"{did_you_mean(chosen, ('local', 'ray'))}"
+        )
+    if ray_address is not None and chosen != "ray":
+        raise InputError(
+            "--ray-address: only with the ray executor (add --executor ray, or "
+            'executor = "ray" in the file)'
+        )
+    return dataclasses.replace(
+        config,
+        executor=chosen,
+        ray_address=ray_address if ray_address is not None else config.ray_address,
+    )
+
+
 def prepare(
     config_path: str,
     workspace: Workspace,
@@ -78,6 +100,8 @@ def prepare(
     allow_code_execution: bool = False,
     starting: StartingRun | None = None,
     devices: str | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> Prepared:
     """Load, validate and plan; check every local data file. InputError if bad.
 
@@ -91,6 +115,8 @@ def prepare(
         from engine.executors.devices import with_devices
 
         config = with_devices(config, devices)
+    if executor is not None or ray_address is not None:
+        config = with_executor(config, executor, ray_address)
     if starting is not None:
         starting.configured(config)
     # A real run reads the data anyway: let the guard read it too, to settle
@@ -145,12 +171,15 @@ def _code_run_fields(config: ExperimentConfig) -> dict[str, Any]:
     if not config.is_code:
         return {}
     from engine.codeeval.contamination import check_plan_contamination
+    from engine.codeeval.overlap_report import plan_ngram_overlap
 
     report = check_plan_contamination(config)
     return {
         "allow_code_execution": config.allow_code_execution,
         "allow_contamination": config.allow_contamination,
-        "contamination": report.as_dict(),
+        # Ids and, beyond them, n-gram overlap per target (recorded with the
+        # run, so the results carry it).
+        "contamination": report.as_dict() | plan_ngram_overlap(config).as_dict(),
         "generation": dict(config.generation),
     }
 
@@ -348,7 +377,8 @@ def execute(
     """Run a prepared plan to its end; return the exit code. With `starting`,
     the run's `starting` record becomes its `running` one."""
     config, plan, workspace = prepared.config, prepared.plan, prepared.workspace
-    check_device(config)
+    if config.executor != "ray":  # (a cluster's devices are the cluster's)
+        check_device(config)
     store = Store(workspace)
     if starting is None:
         _check_unused(store, workspace, run_id)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import write_json_atomic
+from engine.codegen.prompts import template_record
 from engine.config import BASELINE, ExperimentConfig, GenerationSettings, StageHparams
 from engine.data.loaders import data_fingerprint, has_split
 from engine.models.tiny import TINY_NAME, TINY_VERSION
@@ -56,6 +57,16 @@ from engine.workspace import Workspace
 # 2: task kinds, per-task hyperparameters. 3: heads drawn from the stage's
 # seed, early stopping, evaluations keyed per (split, language).
 STAGE_CODE_VERSION = "3"
+
+# The results' label of the [controls] untrained row (code targets).
+CONTROL_UNTRAINED = "control:untrained"
+
+
+def _oracles() -> Mapping[str, str]:
+    from engine.tasks.code import ENGLISH_ORACLES
+
+    return ENGLISH_ORACLES
+
 
 # What a dry run says each kind of target stage does.
 _ACTIONS = {
@@ -88,6 +99,9 @@ class IntermediateStage:
     member_hparams: tuple[StageHparams, ...] = ()
     """Per member: how its data is read (max_seq_length, doc_stride, caps)."""
     sampling: GroupSampling | None = None  # a group's
+    prompt_format: str = "native"
+    """Code tasks: the prompt template the stage trains on (engine.codegen.
+    prompts); "shared" puts every task in one format, as its targets see."""
 
     kind = "intermediate"
 
@@ -134,6 +148,18 @@ class TargetStage:
     target_task: TaskSpec | None = None
     hparams: StageHparams | None = None
     generation: GenerationSettings | None = None  # code targets
+    train_task: TaskSpec | None = None
+    """A code target's English training data ([targets_training]); None: a
+    code target evaluated only (no target training)."""
+    prompt: Mapping[str, Any] | None = None
+    """A code target's prompt template (engine.codegen.prompts)."""
+    model_key: str | None = None
+    """A code control's variant scores the trained model of this stage."""
+    variant: str = ""
+    """"", "signature_only" or "translate_test" (code controls)."""
+    oracle_of: TaskSpec | None = None
+    """translate_test: the translated target whose problems are scored in
+    their English original (target_task)."""
 
     kind = "target"
 
@@ -143,16 +169,31 @@ class TargetStage:
 
     @property
     def trains(self) -> bool:
-        return self.mode == TRAIN_THEN_EVALUATE
+        if self.mode == TRAIN_THEN_EVALUATE:
+            return True
+        return self.train_task is not None and self.model_key is None
 
     @property
     def action(self) -> str:
+        if self.variant:
+            model = "the target model" if self.model_key else "the start model"
+            what = {
+                "signature_only": "signature-only prompts",
+                "translate_test": f"English originals of {self.target}",
+            }[self.variant]
+            return f"generate + score ({what}) with {model}"
+        if self.mode == GENERATE_AND_SCORE:
+            if self.train_task is None:
+                return "generate + score: evaluation only (no target training)"
+            return f"train on {self.train_task.name} + generate + score"
         return _ACTIONS[self.mode]
 
     @property
     def reads(self) -> tuple[str, ...]:
-        """Keys of the stages whose outputs it needs (its checkpoint)."""
-        return (self.intermediate_key,) if self.intermediate_key else ()
+        """Keys of the stages whose outputs it needs (its checkpoint, and a
+        control variant's trained target model)."""
+        keys = (self.intermediate_key,) if self.intermediate_key else ()
+        return keys + ((self.model_key,) if self.model_key else ())
 
     @property
     def pending(self) -> tuple[Evaluation, ...]:
@@ -258,6 +299,14 @@ def _detail(stage: Stage) -> dict[str, Any]:
         "reads": list(stage.reads),
         "hparams": hp,
         "generation": stage.generation.as_dict() if stage.generation else None,
+        **(
+            {
+                "target_training": stage.train_task.name if stage.train_task else None,
+                "prompt": dict(stage.prompt),
+            }
+            if stage.prompt is not None
+            else {}
+        ),
         "model_reused": stage.model_reused,
         "evaluations": [
             {"split": e.split, "language": e.language, "key": e.key, "done": e.done}
@@ -378,13 +427,27 @@ def _embedding_parts(config, task, hp, seed, fp) -> dict:
 
 def _generation_parts(config, task, hp, seed, fp) -> dict:
     # Sampling depends on the seed; everything that changes the generated
-    # text is in the key.
+    # text is in the key: the prompt template, and a target training's data,
+    # values and seed.
     settings = config.generation
-    return {
+    parts = {
         "generation": settings.as_dict(),
         "max_seq_length": hp.max_seq_length,
         "seed": seed if settings.do_sample else None,
+        "prompt": template_record(config.prompt_format),
     }
+    train_name = config.targets_training.get(task.name)
+    if train_name:
+        train = config.task(train_name)
+        lang = train.train_language
+        parts["seed"] = seed
+        parts["target_training"] = {
+            "task": train.name,
+            "train": fp(train.name, "train", lang),
+            "validation": fp(train.name, "validation", lang),
+            "hparams": _hp(hp),
+        }
+    return parts
 
 
 _TARGET_KEY_PARTS: dict[str, Callable[..., dict]] = {
@@ -409,63 +472,146 @@ def make_plan(config: ExperimentConfig, workspace: Workspace | None) -> Plan:
         )
 
     choices = ([BASELINE] if config.baseline else []) + list(config.intermediate)
+    trained_code = dict(config.targets_training)
+    controls = config.controls
+
+    def target_stage(
+        label, inter_key, target, seed, trains_code=True, variant="", base_key=None
+    ) -> TargetStage:
+        """One target stage: `label` names its row in the results; a code
+        `variant` (signature_only, translate_test) scores the model of the
+        stage `base_key` under other prompts or problems."""
+        task = config.task(target)
+        hp = config.hparams_for("target", target)
+        mode = kind_info(task.kind).target_mode
+        train_name = trained_code.get(target) if trains_code else None
+        parts = {
+            "stage": "target",
+            "code": STAGE_CODE_VERSION,
+            "start": inter_key or base,
+            "task": target,
+            "kind": task.kind,
+            "labels": task.labels,
+            "precision": config.precision,
+            **_TARGET_KEY_PARTS[mode](config, task, hp, seed, fp),
+        }
+        if mode == GENERATE_AND_SCORE and train_name is None:
+            parts.pop("target_training", None)
+        if label == CONTROL_UNTRAINED:
+            # Its own stage even where the baseline is also untrained (an
+            # evaluation-only target): the plan names each row's stage.
+            parts["control"] = "untrained"
+        languages = config.languages[target]
+        scored, oracle_of = task, None
+        if variant:
+            parts = {"variant": variant, "model": base_key}
+        if variant == "translate_test":
+            from engine.tasks.code import ENGLISH_ORACLES
+
+            scored, oracle_of = config.task(ENGLISH_ORACLES[target]), task
+            # The problems scored: those of the translated set's first
+            # language (engine.kinds.code_generation narrows to them).
+            parts["problems"] = fp(target, task.eval_split, task.languages[0])
+            languages = ("en",)
+        key = stage_key(parts)
+        splits = config.eval_splits.get(target) or (task.eval_split,)
+        if oracle_of is not None:
+            splits = (scored.eval_split,)
+        evaluations = tuple(
+            _evaluation(key, scored.name, split, lang, hp, fp, evaluation_exists, mode)
+            for split in splits
+            for lang in languages
+            # A split is scored in the languages that have it.
+            if split == scored.eval_split or scored.source.has(split, lang)
+        )
+        model_key = base_key if variant and train_name else None
+        return TargetStage(
+            key=key,
+            intermediate=label,
+            intermediate_key=inter_key,
+            target=target,
+            seed=seed,
+            languages=languages,
+            splits=splits,
+            evaluations=evaluations,
+            model_reused=(mode == TRAIN_THEN_EVALUATE or train_name is not None)
+            and checkpoint_exists(model_key or key),
+            keep_model=config.keep_target_models,
+            reused=all(e.done for e in evaluations),
+            target_kind=task.kind,
+            mode=mode,
+            target_task=scored,
+            hparams=hp,
+            generation=(config.generation if mode == GENERATE_AND_SCORE else None),
+            train_task=config.task(train_name) if train_name else None,
+            prompt=(
+                template_record(
+                    config.prompt_format, signature_only=variant == "signature_only"
+                )
+                if mode == GENERATE_AND_SCORE
+                else None
+            ),
+            model_key=model_key,
+            variant=variant,
+            oracle_of=oracle_of,
+        )
+
+    def with_variants(label, inter_key, seed, trains_code=True) -> None:
+        """The choice's target stages, then its code controls' variants."""
+        for target in config.targets:
+            stage = target_stage(label, inter_key, target, seed, trains_code)
+            stages.append(stage)
+            if stage.mode != GENERATE_AND_SCORE:
+                continue
+            if controls.signature_only:
+                stages.append(
+                    target_stage(
+                        f"{label}:signature-only", inter_key, target, seed,
+                        trains_code, "signature_only", stage.key,
+                    )
+                )  # fmt: skip
+            if controls.translate_test and target in _oracles():
+                stages.append(
+                    target_stage(
+                        f"{label}:translate-test", inter_key, target, seed,
+                        trains_code, "translate_test", stage.key,
+                    )
+                )  # fmt: skip
+
+    def add_intermediate(stage: IntermediateStage) -> str:
+        if checkpoint_exists(stage.key):
+            stage = _replace(stage, reused=True)
+        stages.append(stage)
+        return stage.key
+
+    code_targets = [
+        t
+        for t in config.targets
+        if kind_info(config.task(t).kind).target_mode == GENERATE_AND_SCORE
+    ]
     for seed in config.seeds:
         for choice in choices:
             inter_key = None
             if choice != BASELINE:
-                stage = _intermediate_stage(config, choice, seed, base, fp)
-                inter_key = stage.key
-                if checkpoint_exists(stage.key):
-                    stage = _replace(stage, reused=True)
-                stages.append(stage)
-            for target in config.targets:
-                task = config.task(target)
-                hp = config.hparams_for("target", target)
-                mode = kind_info(task.kind).target_mode
-                parts = {
-                    "stage": "target",
-                    "code": STAGE_CODE_VERSION,
-                    "start": inter_key or base,
-                    "task": target,
-                    "kind": task.kind,
-                    "labels": task.labels,
-                    "precision": config.precision,
-                    **_TARGET_KEY_PARTS[mode](config, task, hp, seed, fp),
-                }
-                key = stage_key(parts)
-                splits = config.eval_splits.get(target) or (task.eval_split,)
-                evaluations = tuple(
-                    _evaluation(
-                        key, target, split, lang, hp, fp, evaluation_exists, mode
-                    )
-                    for split in splits
-                    for lang in config.languages[target]
-                    # A split is scored in the languages that have it.
-                    if split == task.eval_split or task.source.has(split, lang)
+                inter_key = add_intermediate(
+                    _intermediate_stage(config, choice, seed, base, fp)
                 )
+            with_variants(choice, inter_key, seed)
+        # [controls] (code targets): the model with no training at all, and
+        # a same-size SFT on non-code text.
+        if controls.untrained:
+            for target in code_targets:
                 stages.append(
-                    TargetStage(
-                        key=key,
-                        intermediate=choice,
-                        intermediate_key=inter_key,
-                        target=target,
-                        seed=seed,
-                        languages=config.languages[target],
-                        splits=splits,
-                        evaluations=evaluations,
-                        model_reused=mode == TRAIN_THEN_EVALUATE
-                        and checkpoint_exists(key),
-                        keep_model=config.keep_target_models,
-                        reused=all(e.done for e in evaluations),
-                        target_kind=task.kind,
-                        mode=mode,
-                        target_task=task,
-                        hparams=hp,
-                        generation=(
-                            config.generation if mode == GENERATE_AND_SCORE else None
-                        ),
-                    )
+                    target_stage(CONTROL_UNTRAINED, None, target, seed, False)
                 )
+        if controls.non_code_sft:
+            matched = controls.non_code_sft_matches or ""
+            inter_key = add_intermediate(
+                _intermediate_stage(
+                    config, controls.non_code_sft, seed, base, fp, hparams_of=matched
+                )
+            )
+            with_variants(f"control:sft-{controls.non_code_sft}", inter_key, seed)
     return Plan(
         tuple(stages),
         data={f"{t}/{sp}/{lg}": v for (t, sp, lg), v in fp.cache.items()},
@@ -494,11 +640,20 @@ def _evaluation(key, target, split, language, hp, fp, exists, mode) -> Evaluatio
 
 
 def _intermediate_stage(
-    config: ExperimentConfig, choice: str, seed: int, base: str, fp
+    config: ExperimentConfig, choice: str, seed: int, base: str, fp, hparams_of=""
 ) -> IntermediateStage:
+    """`hparams_of`: train with another task's values (the non-code SFT
+    control copies those of the intermediate task it controls)."""
     members = config.members(choice)
     tasks = tuple(config.task(m) for m in members)
-    member_hparams = tuple(config.hparams_for("intermediate", m) for m in members)
+    prompt_format = (
+        config.prompt_format
+        if any(t.kind == "code_generation" for t in tasks)
+        else "native"
+    )
+    member_hparams = tuple(
+        config.hparams_for("intermediate", hparams_of or m) for m in members
+    )
     parts = [
         {
             "task": task.name,
@@ -530,6 +685,13 @@ def _intermediate_stage(
             ),
             "precision": config.precision,
             "seed": seed,
+            # Code tasks in another format than their own are other training
+            # data (native keeps the key it had before formats existed).
+            **(
+                {"prompt": template_record(prompt_format)}
+                if prompt_format != "native"
+                else {}
+            ),
         }
     )
     # A group trains with the stage's values; each task's own values
@@ -537,7 +699,7 @@ def _intermediate_stage(
     hparams = (
         config.intermediate_hparams
         if group is not None
-        else config.hparams_for("intermediate", choice)
+        else config.hparams_for("intermediate", hparams_of or choice)
     )
     return IntermediateStage(
         key=key,
@@ -548,6 +710,7 @@ def _intermediate_stage(
         hparams=hparams,
         member_hparams=member_hparams,
         sampling=sampling,
+        prompt_format=prompt_format,
     )
 
 

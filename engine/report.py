@@ -280,9 +280,17 @@ def split_caption(split: str, chosen_by_default: bool = False) -> str:
     return f"{split} split"
 
 
-def render_rich(table: Pivot, caption: str = "", split_note: str = ""):
+def render_rich(
+    table: Pivot,
+    caption: str = "",
+    split_note: str = "",
+    score_text: Callable[[str, str], str] | None = None,
+    change_text: Callable[[str, str], str] | None = None,
+):
     """The table for a terminal. `caption` replaces the default caption line;
-    `split_note` says how the split was chosen (default: its name)."""
+    `split_note` says how the split was chosen (default: its name).
+    `score_text` / `change_text` (row, column) replace a cell's first and
+    second line (engine.significance_report: intervals and marks)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -313,10 +321,15 @@ def render_rich(table: Pivot, caption: str = "", split_note: str = ""):
         cells = []
         for col in table.columns:
             cell = table.cell(row, col)
-            text = Text(format_cell(cell, table.metric, with_delta=False))
+            text = Text(
+                score_text(row, col)
+                if score_text
+                else format_cell(cell, table.metric, with_delta=False)
+            )
             if cell is not None and cell.delta is not None:
                 colour = "green" if cell.delta > 0 else "red" if cell.delta < 0 else ""
-                text.append(f"\n{cell.delta * k:+.1f}", style=colour)
+                change = change_text(row, col) if change_text else ""
+                text.append(f"\n{change or f'{cell.delta * k:+.1f}'}", style=colour)
             cells.append(text)
         out.add_row(row, *cells, end_section=row == BASELINE)
     return out
@@ -393,6 +406,14 @@ def render_latex(
     return "\n".join(lines) + "\n"
 
 
+def source_line(run_id: str, status: str, models: Sequence[str], fmt: str) -> str:
+    """The line above a Markdown or LaTeX export naming the run and model(s)."""
+    model = ", ".join(models) or "unknown"
+    if fmt == "latex":
+        return f"% run {run_id} ({status}); model {model}"
+    return f"Run `{run_id}` ({status}); model `{model}`"
+
+
 def records_csv(records: Sequence[dict[str, Any]]) -> str:
     keys = list(RESULT_KEYS)
     for r in records:
@@ -403,7 +424,15 @@ def records_csv(records: Sequence[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     for r in records:
-        writer.writerow(r)
+        # Nested values (metrics, provenance) as JSON, so any reader parses them.
+        writer.writerow(
+            {
+                k: json.dumps(v, ensure_ascii=False)
+                if isinstance(v, (dict, list))
+                else v
+                for k, v in r.items()
+            }
+        )
     return buf.getvalue()
 
 

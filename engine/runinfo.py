@@ -71,7 +71,11 @@ def provenance(config, device: str, data: Mapping[str, str]) -> dict:
         "versions": package_versions(),
         "device": device,
         "precision": config.precision,
-        "runtime": runtime_record(device, config.precision),
+        "runtime": {
+            **runtime_record(device, config.precision),
+            # Processes that train one stage together (gpus_per_stage, DDP).
+            "world_size": getattr(config, "gpus_per_stage", 1),
+        },
         "data": dict(sorted(data.items())),
         "config": config.to_toml_dict(),
     }

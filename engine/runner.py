@@ -28,7 +28,8 @@ import torch
 from engine.config import ExperimentConfig
 from engine.errors import Cancelled, InputError
 from engine.events import EventWriter
-from engine.executors.local import STOP_GRACE_S, LocalExecutor, StageOutcome
+from engine.executors import make_executor
+from engine.executors.local import STOP_GRACE_S, StageOutcome
 from engine.kinds.base import Score
 from engine.pipeline import IntermediateStage, Plan, Stage, TargetStage
 from engine.scheduler import StageScheduler
@@ -80,7 +81,13 @@ class PlanRunner:
 
     @property
     def parallel(self) -> bool:
-        return len(self.devices) > 1
+        """Stages in worker processes (several devices, a group of devices
+        training each stage together, or a Ray cluster)."""
+        return (
+            len(self.devices) > 1
+            or any("+" in d for d in self.devices)  # one DDP group: a worker
+            or self.config.executor == "ray"
+        )
 
     @property
     def device_label(self) -> str:
@@ -89,6 +96,9 @@ class PlanRunner:
 
     @property
     def device_name(self) -> str:
+        if self.config.executor == "ray":
+            where = self.config.ray_address or "a Ray instance started here"
+            return f"Ray cluster ({where}): devices {', '.join(self.devices)}"
         if self.parallel:
             return ", ".join(self.devices)
         dev = self.env.runtime.device
@@ -131,7 +141,7 @@ class PlanRunner:
             assert isinstance(stage, TargetStage)
             self._record(stage, score, reused, device)
 
-        executor = LocalExecutor(
+        executor = make_executor(
             self.config,
             str(self.workspace.root),
             self.run_id,
@@ -149,12 +159,11 @@ class PlanRunner:
                         stage = scheduler.take()
                         if stage is None:
                             break
-                        process = executor.workers[worker].process
                         self._stage_start(
                             stage,
                             index[stage.id],
-                            executor.workers[worker].device,
-                            worker_pid=process.pid,
+                            executor.device(worker),
+                            worker_pid=executor.pid(worker),
                         )
                         started[stage.id] = time.time()
                         executor.submit(worker, stage)

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.atomic import write_json_atomic
+from engine.codegen.prompts import apply_template
 from engine.config import ExperimentConfig
 from engine.data.features import Features
 from engine.data.loaders import data_fingerprint, has_split
@@ -51,9 +52,10 @@ from engine.kinds.base import Score
 from engine.models.families import model_family
 from engine.models.loading import allow_remote_code
 from engine.pipeline import Evaluation, IntermediateStage, Stage, TargetStage
+from engine.predictions import write_predictions
 from engine.stage_lock import LockHolder, StageLock, holding
 from engine.tasks.spec import TaskSpec
-from engine.train import Runtime, TrainResult, TrainTask, resolve_device, train_stage
+from engine.train import Runtime, TrainResult, TrainTask, runtime_for, train_stage
 from engine.workspace import CHECKPOINT_MARKER, Workspace
 
 
@@ -76,6 +78,8 @@ class StageEnvironment:
     record_score: Callable[[TargetStage, Score, bool], None]
     """Records one language's score (stage, score, reused) as soon as it exists."""
     should_stop: Callable[[], bool]
+    current_stage: Stage | None = None
+    """The stage being executed: what `phase` events name."""
 
     @classmethod
     def for_run(
@@ -98,7 +102,7 @@ class StageEnvironment:
         model_path = family.resolve(config.model, workspace)
         return cls(
             workspace=workspace,
-            runtime=Runtime(resolve_device(device or config.device), config.precision),
+            runtime=runtime_for(device or config.device, config.precision),
             family=family,
             model_path=model_path,
             base_model=config.model,
@@ -115,6 +119,12 @@ class StageEnvironment:
 
     def emit(self, stage: Stage, type: str, **fields: Any) -> None:
         self.emit_event(type, stage=stage.id, **fields)
+
+    def phase(self, phase: str, message: str) -> None:
+        """Say what the stage is doing before its first step (loading a
+        model, tokenizing): minutes on a large model or dataset."""
+        if self.current_stage is not None:
+            self.emit(self.current_stage, "phase", phase=phase, message=message)
 
     @contextmanager
     def computing(self, stage: Stage) -> Iterator[None]:
@@ -162,39 +172,68 @@ class StageEnvironment:
         return load_records(task, split, language)
 
     def features(
-        self, task: TaskSpec, split: str, language: str, hp, limit: int
+        self,
+        task: TaskSpec,
+        split: str,
+        language: str,
+        hp,
+        limit: int,
+        prompt_format: str = "native",
     ) -> Features:
+        self.phase("tokenize", f"tokenizing {task.name} {split} [{language}]")
+        fingerprint = data_fingerprint(task, split, language)
+        if prompt_format != "native":  # other prompts: other features
+            fingerprint += f"+prompt:{prompt_format}"
         data = cached_features(
             load_kind(task.kind),
             self.tokenizer,
             task,
-            lambda: load_records(task, split, language),
-            data_fingerprint(task, split, language),
+            lambda: apply_template(load_records(task, split, language), prompt_format),
+            fingerprint,
             hp.max_seq_length,
             self.workspace.cache_root,
             stride=hp.doc_stride,
         )
         return data.head(limit) if limit else data
 
-    def train_task(self, task: TaskSpec, hp) -> TrainTask:
-        """The task's English train split, and its validation split if any."""
+    def train_task(
+        self, task: TaskSpec, hp, prompt_format: str = "native"
+    ) -> TrainTask:
+        """The task's English train split, and its validation split if any
+        (code tasks: in `prompt_format`, engine.codegen.prompts)."""
         kind = load_kind(task.kind)
         lang = task.train_language
-        train = self.features(task, "train", lang, hp, hp.max_train_examples)
+        train = self.features(
+            task, "train", lang, hp, hp.max_train_examples, prompt_format
+        )
         validation = records = None
         if has_split(task, "validation", lang):
             validation = self.features(
-                task, "validation", lang, hp, hp.max_eval_examples
+                task, "validation", lang, hp, hp.max_eval_examples, prompt_format
             )
             if kind.scores_with_records:
-                records = load_records(task, "validation", lang)
+                records = apply_template(
+                    load_records(task, "validation", lang), prompt_format
+                )
         return TrainTask(task, kind, train, validation, records)
 
     def train(
         self, stage: Stage, model, tasks: list[TrainTask], hp, select_best: bool
     ) -> TrainResult:
         sampling = getattr(stage, "sampling", None)
-        return train_stage(
+        # gpus_per_stage > 1: this worker's group trains the stage with DDP.
+        if self.runtime.world_size > 1:
+            from engine.distributed import train_data_parallel
+
+            self.emit(
+                stage,
+                "log",
+                level="info",
+                message=f"training on {' + '.join(self.runtime.group)} "
+                f"(torch DDP, world size {self.runtime.world_size})",
+            )
+        trainer = train_data_parallel if self.runtime.world_size > 1 else train_stage
+        return trainer(
             model,
             tasks,
             hp,
@@ -218,6 +257,7 @@ class StageEnvironment:
 
 def execute_stage(stage: Stage, env: StageEnvironment) -> dict[str, Any]:
     """Run (or reuse) one stage; return what its stage_end event reports."""
+    env.current_stage = stage
     if isinstance(stage, IntermediateStage):
         return _intermediate(stage, env)
     return _target(stage, env)
@@ -245,9 +285,10 @@ def _train_intermediate(
     folder = env.workspace.checkpoint_dir(stage.key)
     assert stage.hparams is not None
     tasks = [
-        env.train_task(task, hp)
+        env.train_task(task, hp, stage.prompt_format)
         for task, hp in zip(stage.member_tasks, stage.member_hparams, strict=True)
     ]
+    env.phase("build_model", f"loading {env.base_model} and adding the task heads")
     model = env.family.training_model(
         env.model_path, env.tokenizer, [(t.spec, t.kind) for t in tasks], stage.seed
     )
@@ -340,11 +381,29 @@ def _score_target(
     summary_file = env.workspace.stage_result(stage.key)
     assert stage.target_task is not None
     strategy = load_kind(stage.target_task.kind).target
+    env.phase(
+        "prepare_target",
+        f"preparing {stage.target_task.name}: data, then the model from "
+        + (
+            f"checkpoint {stage.intermediate_key[:12]}"
+            if stage.intermediate_key
+            else env.base_model
+        ),
+    )
     run = strategy.prepare(stage, env)
     for evaluation in pending:
         if env.should_stop():
             raise Cancelled("cancelled during zero-shot evaluation")
         score = run.score(evaluation.language, evaluation.split)
+        if score.predictions is not None:
+            # Before the score: a saved score always has its predictions.
+            write_predictions(
+                env.workspace.stage_predictions(stage.key, evaluation.key),
+                score.predictions,
+                stage.target_task.name,
+                evaluation.language,
+                evaluation.split,
+            )
         # Written as soon as it exists: a killed run keeps every finished score.
         write_json_atomic(
             env.workspace.stage_evaluation(stage.key, evaluation.key),

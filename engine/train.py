@@ -66,6 +66,8 @@ class TrainResult:
     kept_scores: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per task: its validation metrics at the step whose weights are kept."""
     stopped_early: bool = False
+    world_size: int = 1
+    """Processes that trained the stage together (gpus_per_stage, DDP)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,15 @@ class Runtime:
 
     device: torch.device
     precision: str = "fp32"
+    group: tuple[str, ...] = ()
+    """gpus_per_stage > 1: the device of every rank ("cuda:0", "cuda:1"; or
+    "cpu", "cpu"), trained together with DDP (engine.distributed); empty for
+    one device."""
+    rank: int = 0
+
+    @property
+    def world_size(self) -> int:
+        return max(1, len(self.group))
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -101,6 +112,13 @@ class Runtime:
     def pad_to_multiple(self) -> int:
         # Tensor cores like multiples of 8; on the CPU padding is pure waste.
         return 8 if self.device.type == "cuda" else 1
+
+
+def runtime_for(name: str, precision: str) -> Runtime:
+    """The runtime of a device ("cpu", "cuda:0") or of a group of devices
+    joined with "+" ("cuda:0+cuda:1"), this process being the group's rank 0."""
+    group = tuple(name.split("+")) if "+" in name else ()
+    return Runtime(resolve_device(group[0] if group else name), precision, group)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -190,6 +208,7 @@ def train_stage(
     weights = task_weights(sizes, sampling, sampling_cap, temperature)
     warmup = int(hp.warmup_ratio * steps)
     optimizer = make_optimizer(model, hp, device)
+    net = _data_parallel(model, runtime)
     scheduler = linear_schedule(optimizer, warmup, steps)
     use_scaler = runtime.precision == "fp16"
     scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
@@ -234,28 +253,34 @@ def train_stage(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     while step < steps:
-        if should_stop():
+        if _agree(should_stop(), runtime):  # every rank stops at one step
             raise Cancelled(f"cancelled at step {step} of {steps}")
         # One task per optimizer step: its grad_accum batches all come from it.
         current = int(rng.choice(len(tasks), p=weights)) if len(tasks) > 1 else 0
         task = tasks[current]
-        for _ in range(hp.grad_accum):
+        for micro in range(hp.grad_accum):
             if not queues[current]:
                 queues[current] = length_grouped_batches(
                     task.train.unit_lengths, hp.batch_size, rng
                 )
                 epochs[current] += 1
             units = queues[current].pop()
-            batch = task.kind.collate(
-                task.train, units, pad_id, runtime.pad_to_multiple
-            )
+            mine, share = _shard(units, runtime)
+            batch = task.kind.collate(task.train, mine, pad_id, runtime.pad_to_multiple)
             batch = runtime.to_device(batch)
-            with runtime.autocast():
-                outputs = model(task.name, batch)
-                loss = task.kind.loss(outputs, batch)
-            scaler.scale(loss / hp.grad_accum).backward()
+            # With DDP, gradients are averaged across ranks once per optimizer
+            # step, at the last micro-batch.
+            last = micro == hp.grad_accum - 1
+            with _no_sync(net, last):
+                with runtime.autocast():
+                    outputs = net(task.name, batch)
+                    loss = task.kind.loss(outputs, batch)
+                # share * world_size (1.0 on one device): DDP's mean over
+                # ranks of shard-weighted losses is the whole batch's mean.
+                weighted = loss * (share * runtime.world_size)
+                scaler.scale(weighted / hp.grad_accum).backward()
             log_micro += 1
-            log_loss += loss.detach()
+            log_loss += loss.detach() * share
             log_samples += len(units)
             log_tokens += int(task.train.unit_tokens[units].sum())  # host-side
 
@@ -273,7 +298,8 @@ def train_stage(
             elapsed = now - t_log
             seen_samples += log_samples
             seen_tokens += log_tokens
-            mean_loss = float(log_loss) / max(1, log_micro)  # one device sync per log
+            # One device sync per log (and, with DDP, one all-reduce).
+            mean_loss = float(_sum_over_ranks(log_loss, runtime)) / max(1, log_micro)
             # Checked here, on the loss already synchronised for the step
             # event, not per step: a per-step check would add a device sync
             # to every step. A NaN stays NaN in the sum, so none is missed.
@@ -295,7 +321,8 @@ def train_stage(
             log_samples = log_tokens = log_micro = 0
             log_loss = 0.0
 
-        if step % eval_every == 0 or step == steps:
+        checking = step % eval_every == 0 or step == steps
+        if checking and runtime.rank == 0:  # rank 0 alone checks and selects
             last_scores = {
                 t.name: validation_scores(model, t, hp, runtime, pad_id)
                 for t in checked
@@ -346,7 +373,10 @@ def train_stage(
                         f"(patience {hp.patience}); keeping step {best_step}",
                     )
                     stopped_early = True
-                    break
+        # Rank 0's decision, so every rank leaves the loop at the same step.
+        if checking and _agree(stopped_early, runtime):
+            stopped_early = True
+            break
 
     if log_micro:
         # Stopped early between two step events: the loss since the last one
@@ -369,7 +399,77 @@ def train_stage(
         last_scores=last_scores,
         kept_scores=kept_scores,
         stopped_early=stopped_early,
+        world_size=runtime.world_size,
     )
+
+
+# -- data parallelism (gpus_per_stage > 1, launched by engine.distributed) ------
+# One device: every function below is the identity and no collective runs.
+
+
+def _data_parallel(model: torch.nn.Module, runtime: Runtime):
+    """`model` wrapped in DistributedDataParallel when the stage has ranks."""
+    if runtime.world_size == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+    # Some parameters get no gradient in a step: the other tasks' heads of a
+    # multi-task stage, and a checkpoint's pooler (BERT, XLM-R), which no
+    # head reads. DDP must look for them (one graph walk per step).
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+
+def _no_sync(net: torch.nn.Module, last: bool):
+    from torch.nn.parallel import DistributedDataParallel
+
+    if last or not isinstance(net, DistributedDataParallel):
+        return nullcontext()
+    return net.no_sync()
+
+
+def _shard(units: np.ndarray, runtime: Runtime) -> tuple[np.ndarray, float]:
+    """This rank's units of the batch every rank drew (one rng, one seed,
+    so the same batch the one-device run takes), and its share of the batch.
+
+    Each rank's loss is weighted by its share, so the averaged gradient is
+    the one-device gradient of the whole batch: exactly (up to float order)
+    for losses that are a mean over units (classification, multiple choice,
+    span QA), approximately for losses that are a mean over tokens (tagging,
+    MLM, code generation) when shards hold different numbers of tokens.
+    Dropout masks differ from one device's (each rank draws its own), so
+    runs with dropout agree only statistically. A rank whose shard is empty
+    (a batch smaller than the world) runs one unit at weight 0, to take part
+    in the gradient all-reduce."""
+    if runtime.world_size == 1:
+        return units, 1.0
+    mine = np.array_split(units, runtime.world_size)[runtime.rank]
+    if len(mine) == 0:
+        return units[:1], 0.0
+    return mine, len(mine) / len(units)
+
+
+def _agree(flag: bool, runtime: Runtime) -> bool:
+    """Rank 0's `flag`, on every rank."""
+    if runtime.world_size == 1:
+        return flag
+    import torch.distributed as dist
+
+    where = runtime.device if runtime.device.type == "cuda" else "cpu"
+    value = torch.tensor([int(flag)], device=where)
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
+def _sum_over_ranks(value: Any, runtime: Runtime) -> Any:
+    if runtime.world_size == 1:
+        return value
+    import torch.distributed as dist
+
+    where = runtime.device if runtime.device.type == "cuda" else "cpu"
+    total = torch.as_tensor(value, dtype=torch.float32, device=where).clone()
+    dist.all_reduce(total)
+    return total
 
 
 def _check_finite(

@@ -161,6 +161,12 @@ class Workspace:
         stage's model and that language's data (engine.pipeline.Evaluation)."""
         return self.stage_dir(key) / "evaluations" / f"{evaluation_key}.json"
 
+    def stage_predictions(self, key: str, evaluation_key: str) -> Path:
+        """That evaluation's per-example predictions (engine.predictions),
+        written just before its score file."""
+        name = f"{evaluation_key}.predictions.jsonl.gz"
+        return self.stage_dir(key) / "evaluations" / name
+
     def stage_generations(self, key: str) -> Path:
         """A code target stage's generated programs, a JSONL file per language."""
         return self.stage_dir(key) / "generations"

@@ -108,6 +108,12 @@ def test_devices_key_one_or_several_and_what_it_refuses(tmp_path):
             _config(tmp_path, extra)
 
 
+def test_a_gpu_named_twice_is_two_workers_on_it(tmp_path):
+    # Small stages share a GPU where its memory allows: one worker per entry.
+    config = _config(tmp_path, 'devices = ["cuda:0", "cuda:0", "cuda:1"]')
+    assert config.devices == ("cuda:0", "cuda:0", "cuda:1")
+
+
 def test_devices_option_replaces_the_file_s(tmp_path):
     config = _config(tmp_path, 'device = "cpu"')
     two = with_devices(config, "cpu, cpu")

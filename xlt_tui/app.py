@@ -6,10 +6,12 @@ Kept small on purpose: each screen lives in its own module under screens/.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from engine.workspace import Workspace
 from xlt_tui.engine_client import EngineClient
@@ -20,9 +22,9 @@ class XltApp(App):
     CSS_PATH = "xlt.tcss"
     BINDINGS = [
         # Digits for speed, F-keys for when a text field has the focus.
-        Binding("1,f2", "switch_mode('runs')", "Runs", key_display="1"),
-        Binding("2,f3", "switch_mode('launch')", "Launch", key_display="2"),
-        Binding("3,f4", "switch_mode('results')", "Results", key_display="3"),
+        Binding("1,f2", "show_mode('runs')", "Runs", key_display="1"),
+        Binding("2,f3", "show_mode('launch')", "Launch", key_display="2"),
+        Binding("3,f4", "show_mode('results')", "Results", key_display="3"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -40,6 +42,8 @@ class XltApp(App):
         self.poll_seconds = poll_seconds
         self._start_mode = start_mode or ("launch" if config_file else "runs")
         self.sub_title = str(workspace.root)
+        # Edits in the Launch form not launched yet: `q` asks before losing them.
+        self.unsaved_launch_edits = False
 
     def on_mount(self) -> None:
         from xlt_tui.screens.launch import LaunchScreen
@@ -66,6 +70,48 @@ class XltApp(App):
         if not isinstance(screen, ResultsScreen):  # the mode's only screen
             raise RuntimeError(f"the results mode shows {type(screen).__name__}")
         screen.show_run(run_id)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        from xlt_tui.screens.results import ResultsScreen
+
+        if isinstance(screen, ResultsScreen):  # the palette's names for c and p
+            yield SystemCommand(
+                "Compare runs or choices",
+                "B - A per language with its interval (paired bootstrap)",
+                screen.action_compare,
+            )
+            yield SystemCommand(
+                "Heatmap palette",
+                "Switch between the default and the colour-blind-safe palette",
+                screen.action_toggle_palette,
+            )
+
+    async def action_show_mode(self, mode: str) -> None:
+        """The mode's own screen: a Monitor (or Help) opened from it earlier is
+        closed, so `1` always shows Runs, never an old Monitor."""
+        await self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+
+    async def action_quit(self) -> None:
+        if not self.unsaved_launch_edits:
+            self.exit()
+            return
+        from xlt_tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        await self.push_screen(
+            ConfirmScreen(
+                "Quit? The Launch form has edits that were not launched; they "
+                "are lost.",
+                yes_label="Yes, quit",
+            ),
+            answered,
+        )
 
     def action_help(self) -> None:
         from xlt_tui.screens.help import HelpScreen

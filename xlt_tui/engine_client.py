@@ -16,8 +16,13 @@ Light module: no torch, no textual.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +44,41 @@ from engine.store import Store
 from engine.workspace import Workspace
 
 
+@dataclass
+class DryRun:
+    """What `xlt-engine run CONFIG --dry-run --json` says of a config: the
+    plan's summary, what would stop a real run (`notices`: code execution not
+    allowed, a contaminated code target; `missing_data`: data to fetch by
+    hand) and the estimated seconds (None when it cannot be estimated)."""
+
+    summary: dict[str, Any]
+    notices: list[str] = field(default_factory=list)
+    missing_data: dict[str, str] = field(default_factory=dict)
+    total_seconds: float | None = None
+
+    @property
+    def refusals(self) -> list[str]:
+        """Everything that would stop `xlt-engine run` before it trains."""
+        return [*self.notices, *self.missing_data.values()]
+
+
+def engine_message(stderr: str) -> str:
+    """The engine's error as one message, without the CLI's "error: " label
+    (the TUI adds its own) and the console's line wrapping."""
+    text = " ".join(line.strip() for line in stderr.splitlines() if line.strip())
+    return text.removeprefix("error:").strip() or "the engine's dry run failed"
+
+
+class DryRunStopped(Exception):
+    """A dry run stopped by `stop_dry_runs` before its verdict."""
+
+
 class EngineClient:
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
         self.store = Store(workspace)
         self._children: dict[int, subprocess.Popen] = {}
+        self._dry_runs: set[subprocess.Popen] = set()  # checks in progress
 
     # -- paths --------------------------------------------------------------
     def events_path(self, run_id: str) -> Path:
@@ -123,6 +158,58 @@ class EngineClient:
     def validate(self, raw: dict[str, Any], source: str | Path) -> ExperimentConfig:
         """The engine's own validation; InputError with the CLI's words if bad."""
         return parse_config(raw, source=source)
+
+    def dry_run(self, raw: dict[str, Any], source: str | Path) -> DryRun:
+        """The engine's own launch check, `xlt-engine run --dry-run --json`, in
+        a child process (it resolves the device and reads the data, as a real
+        start does, without the TUI importing the training side). InputError
+        with the engine's words if the config would not start."""
+        config = self.validate(raw, source)
+        with tempfile.TemporaryDirectory(prefix="xlt-check-") as folder:
+            path = Path(folder) / Path(str(source)).name
+            path.write_text(tomli_w.dumps(config.to_toml_dict()), encoding="utf-8")
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "engine.cli",
+                    "run",
+                    str(path),
+                    "--dry-run",
+                    "--json",
+                    "--workspace",
+                    str(self.workspace.root),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "COLUMNS": "10000", "NO_COLOR": "1"},
+            )
+            self._dry_runs.add(proc)
+            try:
+                stdout, stderr = proc.communicate()
+            finally:
+                self._dry_runs.discard(proc)
+        if proc.returncode < 0:  # stopped by stop_dry_runs: a newer form
+            raise DryRunStopped()
+        # Messages name the file the user edits, not our temporary copy.
+        stdout = stdout.replace(str(path), str(source))
+        if proc.returncode != 0:
+            raise InputError(engine_message(stderr.replace(str(path), str(source))))
+        document = json.loads(stdout)
+        return DryRun(
+            summary=document["summary"],
+            notices=list(document.get("notices", [])),
+            missing_data=dict(document.get("missing_data", {})),
+            total_seconds=(document.get("cost") or {}).get("total_seconds"),
+        )
+
+    def stop_dry_runs(self) -> None:
+        """Stop the checks in progress (their form changed, or the TUI ends);
+        a dry run writes nothing, so a kill loses nothing."""
+        for proc in list(self._dry_runs):
+            proc.kill()
 
     def launch(self, raw: dict[str, Any], source: str | Path) -> Launched:
         """Validate, write the config and start the engine, detached."""

@@ -6,7 +6,9 @@ scores and the overall score).
 
 Every file names the view's evaluation split (CSV: a `split` column;
 Markdown, LaTeX, PNG: the caption or title) and carries the not-comparable
-marks with their reasons.
+marks with their reasons, and the significance marks of the screen (*, !, ?;
+engine.significance) once computed, with the engine's legend under Markdown
+and LaTeX tables (engine.significance_report, as `xlt-engine results --ci`).
 
 Files go to `<workspace>/exports/<run_id>-<target>-<split>-<mode>.<ext>` (target
 "xtreme" for the XTREME table); writing again replaces them (atomically: a
@@ -19,7 +21,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from engine.atomic import write_text_atomic
@@ -76,6 +81,58 @@ def export_all(view: View, workspace: Workspace | Path) -> list[Path]:
     return [export_view(view, workspace, ext) for ext in FORMATS]
 
 
+# -- what the engine draws and writes (engine/figures, engine/html_report) ----------
+
+# Run as `xlt-engine` in a child process, as engine_client's dry run is: the
+# figures read the run's stage files and draw with matplotlib; the TUI stays
+# out of that code and shows the engine's own words when it refuses.
+ENGINE_EXPORTS = {
+    "figure": "the paper's figures (xlt-engine plot)",
+    "html": "HTML report of the run (xlt-engine report)",
+}
+ENGINE_TIMEOUT_S = 300.0
+
+
+def engine_export_commands(kind: str, view: View) -> list[list[str]]:
+    """The `xlt-engine` commands behind an engine export of `view`'s run:
+    "figure": the main figure, and the per-language figure of the shown
+    target (not for the XTREME table); "html": the run's report."""
+    if kind == "html":
+        return [["report", view.run_id]]
+    if kind != "figure":
+        raise ValueError(
+            f"unknown engine export '{kind}'; expected one of {list(ENGINE_EXPORTS)}"
+        )
+    commands = [["plot", "main", "--run", view.run_id]]
+    if isinstance(view, ResultsView) and view.target:
+        commands.append(["plot", "languages", "--run", view.run_id])
+        commands[-1] += ["--target", view.target]
+    return commands
+
+
+def export_with_engine(kind: str, view: View, workspace: Workspace) -> list[Path]:
+    """Run the engine's commands for `kind`; the paths they wrote. ValueError
+    with the engine's message when one refuses."""
+    paths = []
+    for command in engine_export_commands(kind, view):
+        proc = subprocess.run(
+            [sys.executable, "-m", "engine.cli", *command]
+            + ["--workspace", str(workspace.root)],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=ENGINE_TIMEOUT_S,
+            env={**os.environ, "COLUMNS": "10000", "NO_COLOR": "1"},
+        )
+        if proc.returncode != 0:
+            from xlt_tui.engine_client import engine_message
+
+            raise ValueError(f"xlt-engine {command[0]}: {engine_message(proc.stderr)}")
+        lines = [line for line in proc.stdout.splitlines() if line.strip()]
+        paths.append(Path(lines[-1].strip()))  # the engine prints what it wrote
+    return paths
+
+
 # -- tables --------------------------------------------------------------------
 
 
@@ -119,12 +176,24 @@ def _table(view: View) -> Pivot:
     return view.table
 
 
+def _significance_legend(view: View) -> list[str]:
+    """The legend of the view's significance marks (*, !, ?); none when the
+    view has no significance computed (the XTREME table never has)."""
+    return view.significance_legend() if isinstance(view, ResultsView) else []
+
+
 def to_markdown(view: View) -> str:
-    return render_markdown(_table(view), cell_text=view.cell_text, note=view.note())
+    from engine.significance_report import markdown_legend
+
+    text = render_markdown(_table(view), cell_text=view.cell_text, note=view.note())
+    return text + markdown_legend(_significance_legend(view))
 
 
 def to_latex(view: View) -> str:
-    return render_latex(_table(view), cell_text=view.cell_text, note=view.note())
+    from engine.significance_report import latex_legend
+
+    text = render_latex(_table(view), cell_text=view.cell_text, note=view.note())
+    return text + latex_legend(_significance_legend(view))
 
 
 # -- the heatmap for a paper ---------------------------------------------------------
@@ -150,7 +219,8 @@ def write_png(view: View, path: Path, dpi: int = 200) -> None:
 
     rows, cols = view.rows, view.columns
     k = view.scale
-    gradient = LinearSegmentedColormap.from_list(view.mode, list(view.stops))
+    stops = view.paper_stops  # white paper, whatever the screen's theme
+    gradient = LinearSegmentedColormap.from_list(view.mode, list(stops))
     cmap = gradient.with_extremes(bad="#ffffff")  # NaN: a blank cell
     lo, hi = view.vmin * k, view.vmax * k
     if hi <= lo:  # one value, or all changes 0: centre it on the scale
@@ -176,7 +246,7 @@ def write_png(view: View, path: Path, dpi: int = 200) -> None:
             if value is None or view.is_reference(r):
                 colour = "#444444"
             else:
-                colour = text_colour(interpolate(view.stops, view.fraction(value)))
+                colour = text_colour(interpolate(stops, view.fraction(value)))
             weight = "bold" if c in view.summary_columns else "normal"
             ax.text(
                 j,

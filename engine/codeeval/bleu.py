@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 _NOT_WORD = re.compile(r"([^A-Za-z0-9_])")
 _CAMEL = re.compile(r"([a-z])([A-Z])")
@@ -46,6 +46,40 @@ def _ngrams(tokens: Sequence[str], max_order: int) -> Counter:
     return counts
 
 
+def bleu_statistics(
+    hypothesis: Sequence[str], reference: Sequence[str], max_order: int = 4
+) -> dict[str, int]:
+    """One segment's sufficient statistics: clipped n-gram matches and
+    possible n-grams per order (match_1.., total_1..), hyp_len and ref_len.
+    Summed over segments they give back the corpus BLEU (`bleu_of`)."""
+    overlap = _ngrams(hypothesis, max_order) & _ngrams(reference, max_order)
+    stats = {f"match_{order}": 0 for order in range(1, max_order + 1)}
+    for ngram, count in overlap.items():
+        stats[f"match_{len(ngram)}"] += count
+    for order in range(1, max_order + 1):
+        stats[f"total_{order}"] = max(0, len(hypothesis) - order + 1)
+    stats["hyp_len"] = len(hypothesis)
+    stats["ref_len"] = len(reference)
+    return stats
+
+
+def bleu_of(sums: Mapping[str, float], max_order: int = 4) -> float:
+    """Corpus BLEU (unsmoothed, brevity penalty) of summed `bleu_statistics`."""
+    precisions = [
+        sums[f"match_{o}"] / sums[f"total_{o}"] if sums[f"total_{o}"] > 0 else 0.0
+        for o in range(1, max_order + 1)
+    ]
+    if min(precisions) <= 0:
+        return 0.0
+    geo_mean = math.exp(sum(math.log(p) for p in precisions) / max_order)
+    hyp_length, ref_length = sums["hyp_len"], sums["ref_len"]
+    if hyp_length == 0:
+        return 0.0
+    ratio = hyp_length / ref_length if ref_length else float("inf")
+    brevity = 1.0 if ratio > 1.0 else math.exp(1 - 1 / ratio)
+    return geo_mean * brevity
+
+
 def corpus_bleu_tokens(
     hypotheses: Sequence[Sequence[str]],
     references: Sequence[Sequence[str]],
@@ -56,28 +90,12 @@ def corpus_bleu_tokens(
         raise ValueError(
             f"BLEU: {len(hypotheses)} hypotheses but {len(references)} references"
         )
-    matches = [0] * max_order
-    possible = [0] * max_order
-    hyp_length = ref_length = 0
+    sums: Counter = Counter()
+    keys = [f"{k}_{o}" for k in ("match", "total") for o in range(1, max_order + 1)]
+    sums.update(dict.fromkeys([*keys, "hyp_len", "ref_len"], 0))
     for hyp, ref in zip(hypotheses, references, strict=True):
-        hyp_length += len(hyp)
-        ref_length += len(ref)
-        overlap = _ngrams(hyp, max_order) & _ngrams(ref, max_order)
-        for ngram, count in overlap.items():
-            matches[len(ngram) - 1] += count
-        for order in range(1, max_order + 1):
-            possible[order - 1] += max(0, len(hyp) - order + 1)
-    precisions = [
-        m / p if p > 0 else 0.0 for m, p in zip(matches, possible, strict=True)
-    ]
-    if min(precisions) <= 0:
-        return 0.0
-    geo_mean = math.exp(sum(math.log(p) for p in precisions) / max_order)
-    if hyp_length == 0:
-        return 0.0
-    ratio = hyp_length / ref_length if ref_length else float("inf")
-    brevity = 1.0 if ratio > 1.0 else math.exp(1 - 1 / ratio)
-    return geo_mean * brevity
+        sums.update(bleu_statistics(hyp, ref, max_order))
+    return bleu_of(sums, max_order)
 
 
 def code_bleu(predictions: Sequence[str], references: Sequence[str]) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.config.generation import GenerationSettings
 from engine.config.hparams import StageHparams
-from engine.config.schema import GroupTable
+from engine.config.schema import ControlsTable, GroupTable
 from engine.tasks import REGISTRY, get_task
 from engine.tasks.kinds import CAUSAL_LM, kind_info
 from engine.tasks.spec import HubSource, LocalSource, TaskSpec
@@ -54,6 +54,12 @@ class ExperimentConfig:
     eval_splits_chosen: tuple[str, ...] | None = None
     """The file's eval_splits (None: each target's own split)."""
     keep_target_models: bool = True
+    targets_training: Mapping[str, str] = field(default_factory=dict)
+    """Per code target: the English code task its target stage trains on."""
+    prompt_format: str = "native"
+    controls: ControlsTable = field(default_factory=ControlsTable)
+    """[controls] of code targets (engine.pipeline)."""
+    """Code prompts: native or shared (engine.codegen.prompts)."""
     trust_remote_code: bool = False
     """Whether a model's own code (config.json auto_map) may run when loaded."""
     devices: tuple[str, ...] = ()
@@ -61,6 +67,12 @@ class ExperimentConfig:
     for one device, `device`, run in the engine's own process."""
     retries: int = 1
     """Runs again of a stage whose worker process died (several devices)."""
+    executor: str = "local"
+    """local (worker processes here) or ray (tasks on a Ray cluster)."""
+    ray_address: str | None = None
+    """The Ray cluster to join; None: one started for the run, here."""
+    gpus_per_stage: int = 1
+    """Devices that train one stage together (torch DDP, engine.distributed)."""
 
     def task(self, name: str) -> TaskSpec:
         return get_task(name, self.tasks)
@@ -121,10 +133,22 @@ class ExperimentConfig:
             out["devices"] = "all" if self.devices == ("all",) else list(self.devices)
         if self.retries != 1:
             out["retries"] = self.retries
+        if self.executor != "local":
+            out["executor"] = self.executor
+        if self.ray_address is not None:
+            out["ray_address"] = self.ray_address
+        if self.gpus_per_stage != 1:
+            out["gpus_per_stage"] = self.gpus_per_stage
         if self.eval_splits_chosen is not None:
             out["eval_splits"] = list(self.eval_splits_chosen)
         if not self.keep_target_models:
             out["keep_target_models"] = False
+        if self.targets_training:
+            out["targets_training"] = dict(self.targets_training)
+        if self.prompt_format != "native":
+            out["prompt_format"] = self.prompt_format
+        if self.controls != ControlsTable():
+            out["controls"] = self.controls.model_dump(exclude_defaults=True)
         if self.groups:
             out["groups"] = {
                 g.name: g.model_dump(mode="json", exclude={"name"})

@@ -4,7 +4,7 @@
 Light module: pydantic only.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -25,6 +25,23 @@ class GenerationSettings(Table):
         512,
         ge=1,
         description="Tokens generated per completion at most (the prompt not counted).",
+    )
+    # Chen et al. 2021 ("Evaluating Large Language Models Trained on Code",
+    # the Codex paper) estimate pass@k from n samples per problem with the
+    # unbiased estimator of sec. 2.1 (n = 200 there) and find the best
+    # temperature T = 0.2 for pass@1 and T = 0.8 for pass@100 (sec. 3.1,
+    # fig. 5). For pass@k set do_sample = true, n_samples >= 20 and
+    # temperature = 0.8; `greedy` then adds one greedy completion per problem,
+    # scored separately as pass@1-greedy (and BLEU on it for BLEU targets).
+    greedy: Boolean = Field(
+        True,
+        description="Also generate one greedy completion per problem (with "
+        "do_sample = true), scored as pass@1-greedy; BLEU is scored on it.",
+    )
+    backend: Literal["auto", "transformers", "vllm"] = Field(
+        "auto",
+        description="Who generates: vLLM where installed with a GPU ('auto'), "
+        "else transformers; the one used is recorded with the scores.",
     )
     do_sample: Boolean = Field(
         False,

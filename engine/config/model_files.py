@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.config.messages import Problem, input_error
+from engine.data.local_files import json_error_text
 from engine.errors import InputError
 
 if TYPE_CHECKING:
@@ -70,8 +71,9 @@ def read_json_file(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"{path}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno}); "
-            "the model folder is damaged: write it again with save_pretrained"
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: "
+            f"{json_error_text(exc)}; the model folder is damaged: write it "
+            "again with save_pretrained"
         ) from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file") from None

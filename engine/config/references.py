@@ -26,6 +26,7 @@ from engine.config.model_files import (
 from engine.config.schema import (
     BASELINE,
     BUILTIN_MODELS,
+    ControlsTable,
     CustomTaskTable,
     DataTable,
     ExperimentFile,
@@ -135,6 +136,9 @@ class _Resolver:
             device=_one_device(f.devices) or f.device,
             devices=() if _one_device(f.devices) else (f.devices or ()),
             retries=f.retries,
+            executor=f.executor,
+            ray_address=f.ray_address,
+            gpus_per_stage=f.gpus_per_stage,
             precision=f.precision,
             intermediate_hparams=f.train.intermediate,
             target_hparams=f.train.target,
@@ -151,6 +155,9 @@ class _Resolver:
             eval_splits=eval_splits,
             eval_splits_chosen=f.eval_splits,
             keep_target_models=f.keep_target_models,
+            targets_training=self.targets_training(f.targets_training, f.targets),
+            prompt_format=f.prompt_format,
+            controls=self.controls(f, groups),
             trust_remote_code=f.trust_remote_code,
         )
 
@@ -199,6 +206,112 @@ class _Resolver:
         for target in targets:
             out.setdefault(target, get_task(target, self.tasks).languages)
         return out
+
+    def controls(self, f: ExperimentFile, groups) -> ControlsTable:
+        """[controls]: code targets to control; the non-code SFT a causal-LM
+        task that is not a code benchmark, matched to an intermediate task
+        whose max_steps fixes how long both train."""
+        from engine.tasks.code import ENGLISH_ORACLES
+
+        c = f.controls
+        if c == ControlsTable():
+            return c
+        code_targets = [
+            t for t in f.targets if get_task(t, self.tasks).kind == "code_generation"
+        ]
+        if not code_targets:
+            raise ConfigProblem(
+                ("controls",),
+                "the controls are for code targets; this experiment has none "
+                f"(targets: {', '.join(f.targets)})",
+            )
+        if c.translate_test and not any(t in ENGLISH_ORACLES for t in code_targets):
+            raise ConfigProblem(
+                ("controls", "translate_test"),
+                "no target has an English original to test on (translate-test "
+                f"oracles exist for: {', '.join(ENGLISH_ORACLES)})",
+            )
+        if c.non_code_sft is not None:
+            loc = ("controls", "non_code_sft")
+            task = self.lookup(c.non_code_sft, loc)
+            if task.name in REGISTRY and task.kind == "code_generation":
+                raise ConfigProblem(
+                    loc,
+                    f"'{task.name}' is a code benchmark; the control trains on "
+                    "non-code text: a task of your own ([tasks.<name>], kind = "
+                    '"code_generation", row_format = "code", prose in prompt '
+                    "and solution)",
+                )
+            if task.kind != "code_generation" or "intermediate" not in task.roles:
+                raise ConfigProblem(
+                    loc,
+                    f"'{task.name}' is a {task.kind} task; the same-size SFT "
+                    "trains the causal LM on prompt -> text (kind = "
+                    '"code_generation") with English training data',
+                )
+            matched = c.non_code_sft_matches
+            mloc = ("controls", "non_code_sft_matches")
+            if matched is None:
+                if len(f.intermediate) != 1:
+                    raise ConfigProblem(
+                        mloc,
+                        "name the intermediate task the non-code SFT matches "
+                        f"(one of: {', '.join(f.intermediate) or 'none'})",
+                    )
+                matched = f.intermediate[0]
+            if matched not in f.intermediate or matched in groups:
+                raise ConfigProblem(
+                    mloc,
+                    f"'{matched}' is not one of the intermediate tasks"
+                    f"{did_you_mean(matched, f.intermediate)}",
+                )
+            override = f.train.tasks.get(matched)
+            steps = f.train.intermediate.max_steps
+            if override is not None and "max_steps" in override.model_fields_set:
+                steps = getattr(override, "max_steps")  # noqa: B009 (built at run time)
+            if not steps:
+                raise ConfigProblem(
+                    mloc,
+                    f"'{matched}' trains by epochs: set max_steps for it "
+                    f"([train.tasks.{matched}] or [train.intermediate]) so the "
+                    "control trains the same number of steps and examples",
+                )
+            return c.model_copy(update={"non_code_sft_matches": matched})
+        return c
+
+    def targets_training(self, table: dict[str, str], targets) -> dict[str, str]:
+        """[targets_training]: each key a code target of this experiment, each
+        value a code task with English training data."""
+        for target, train_name in table.items():
+            loc = ("targets_training", target)
+            if target not in targets:
+                raise ConfigProblem(
+                    loc,
+                    f"'{target}' is not one of the targets"
+                    f"{did_you_mean(target, targets)} (targets: {', '.join(targets)})",
+                )
+            task = get_task(target, self.tasks)
+            if task.kind != "code_generation":
+                raise ConfigProblem(
+                    loc,
+                    f"'{target}' is a {task.kind} target; [targets_training] "
+                    "names the training data of code targets only (other "
+                    "targets train on their own English data)",
+                )
+            train = self.lookup(train_name, loc)
+            if train.kind != "code_generation" or "intermediate" not in train.roles:
+                usable = [
+                    n
+                    for n, t in {**REGISTRY, **self.tasks}.items()
+                    if t.kind == "code_generation" and "intermediate" in t.roles
+                ]
+                raise ConfigProblem(
+                    loc,
+                    f"task '{train_name}' is not a code task with English "
+                    f"training data{did_you_mean(train_name, usable)} "
+                    f"(usable: {', '.join(usable)})",
+                )
+        return dict(table)
 
     def eval_splits(
         self, chosen: tuple[str, ...] | None, targets, languages

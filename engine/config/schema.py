@@ -45,7 +45,10 @@ from engine.tasks.spec import Role
 BUILTIN_MODELS = ("xlt-tiny", "xlt-tiny-causal")  # encoder; causal LM for code
 DEVICES = ("auto", "cpu", "cuda", "mps")
 Precision = Literal["fp32", "bf16", "fp16"]
+# Where stages run: worker processes on this machine, or tasks on a Ray cluster.
+Executor = Literal["local", "ray"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+PromptFormat = Literal["native", "shared"]  # engine.codegen.prompts
 EvalSplit = Literal["validation", "test"]
 EVAL_SPLITS: tuple[EvalSplit, ...] = get_args(EvalSplit)
 EvalSplits = Annotated[
@@ -221,6 +224,39 @@ def devices_value(value: Any) -> Any:
     return tuple(value)
 
 
+class ControlsTable(Table):
+    """[controls] of a code experiment (engine.pipeline plans each as stages
+    of its own, labelled "control:..." or "<choice>:<control>" in the results)."""
+
+    untrained: Boolean = Field(
+        False,
+        description="Score the base model without any training (no "
+        "intermediate, no target training).",
+    )
+    non_code_sft: SafeName | None = Field(
+        None,
+        description="A task of non-code text (prompt -> text, a causal-LM "
+        "task) trained as an intermediate stage with the same steps and batch "
+        "as the intermediate it controls: a same-size SFT that teaches no code.",
+    )
+    non_code_sft_matches: SafeName | None = Field(
+        None,
+        description="The intermediate task whose training values (max_steps, "
+        "batch size) the non-code SFT copies; default: the only intermediate.",
+    )
+    signature_only: Boolean = Field(
+        False,
+        description="Also score every code target from a prompt with no "
+        "natural-language description (engine.codegen.prompts).",
+    )
+    translate_test: Boolean = Field(
+        False,
+        description="Also score the English original of a translated problem "
+        "set (HumanEval for HumanEval-XL, JHumanEval, HumanEval-ru) on the "
+        "same problems: the translate-test oracle.",
+    )
+
+
 class ExperimentFile(Table):
     """An experiment file as written: what to train, in which order, and how."""
 
@@ -249,6 +285,24 @@ class ExperimentFile(Table):
         description="Keep each trained target model, so a language added later "
         "costs one evaluation, not a training (one model's size on disk each).",
     )
+    # Code targets: the English training data of the target stage (the
+    # X-STILTs protocol, Phang et al. 2020 section 3, applied to code). A code
+    # target not named here is evaluation only (no target training).
+    targets_training: dict[str, SafeName] = Field(
+        default_factory=dict,
+        description="Per code target: the English code task its target stage "
+        'trains on first (e.g. humaneval-xl = "mbpp"); unnamed code targets '
+        "are evaluated only.",
+    )
+    controls: ControlsTable = Field(
+        default_factory=ControlsTable, description="[controls] (code targets)"
+    )
+    prompt_format: PromptFormat = Field(
+        "native",
+        description="Code prompts: native (each task's own) or shared (one "
+        "instruction format for every task, so format learning is not read as "
+        "transfer; engine.codegen.prompts).",
+    )
     seeds: Seeds = Field((42,), description="Every stage runs once per seed.")
     baseline: Boolean = Field(
         True, description="Also run the targets with no intermediate stage."
@@ -268,6 +322,27 @@ class ExperimentFile(Table):
         le=10,
         description="With several devices: how often a stage whose worker "
         "process died (killed, out of memory) is run again on another worker.",
+    )
+    # Data parallelism inside one stage (torch DistributedDataParallel), for
+    # the few stages that dominate a grid (MNLI, SQuAD on XLM-R Large).
+    gpus_per_stage: Integer = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Devices that train one stage together (torch DDP): "
+        "`devices` is grouped this many at a time, one worker per group. "
+        "Needs `devices` (or --devices) with a multiple of this many entries.",
+    )
+    executor: Executor = Field(
+        "local",
+        description="Where stages run: local (this machine: one worker per "
+        "device) or ray (a Ray cluster; pip install 'xlt[ray]').",
+    )
+    ray_address: Text | None = Field(
+        None,
+        description='With executor = "ray": the cluster to join (host:port, '
+        "or auto for the one `ray start` runs here); default: a Ray instance "
+        "started for this run on this machine.",
     )
     precision: Precision = Field("fp32", description="Training precision.")
     train: TrainTable = Field(default_factory=TrainTable, description="[train]")
@@ -309,6 +384,17 @@ class ExperimentFile(Table):
                 f"= [{device!r}] is the same as device = {device!r})"
             )
         return devices
+
+    @field_validator("ray_address")
+    @classmethod
+    def _address_needs_ray(
+        cls, address: str | None, info: ValidationInfo
+    ) -> str | None:
+        if address is not None and info.data.get("executor", "local") != "ray":
+            raise ValueError(
+                'only with executor = "ray" (the local executor joins no cluster)'
+            )
+        return address
 
     @field_validator("baseline")
     @classmethod

@@ -19,18 +19,92 @@ from typing import Any
 
 from engine.errors import InputError
 
+# What an empty file of each format should have held, for the message.
+_EXPECTED = {
+    ".jsonl": "one JSON object per line",
+    ".json": "a JSON array of objects",
+    ".csv": "a header line, then one row per example",
+    ".tsv": "a header line, then one row per example",
+    ".txt": "one text per line",
+}
+
+# json's own messages, as a person reads them ("Invalid control character
+# at" is the whole of one: the position is given apart).
+_JSON_PROBLEMS = {
+    "Invalid control character at": "a raw control character (tab, newline) "
+    "inside a string; write it escaped as \\t or \\n",
+    "Expecting value": "a value was expected here (a missing value, a trailing "
+    "comma, or text that is not JSON)",
+    "Expecting property name enclosed in double quotes": "a key in double "
+    "quotes was expected (a trailing comma, or a key in single quotes)",
+    "Expecting ',' delimiter": "a comma was expected between two items",
+    "Expecting ':' delimiter": "a colon was expected after a key",
+    "Unterminated string starting at": "a string is not closed (a missing "
+    "closing double quote)",
+    "Extra data": "more text after the first JSON value",
+    "Invalid \\escape": "an invalid backslash escape in a string (write a "
+    "backslash as \\\\)",
+}
+
+
+def json_error_text(exc: json.JSONDecodeError) -> str:
+    """A JSON syntax error in words, with the character found there."""
+    problem = next(
+        (text for msg, text in _JSON_PROBLEMS.items() if exc.msg.startswith(msg)),
+        exc.msg,
+    )
+    found = exc.doc[exc.pos : exc.pos + 1]
+    return f"{problem} (found {found!r})" if found else f"{problem} (end of text)"
+
+
+def config_key_hint(task: Any, row: Mapping[str, Any]) -> str:
+    """For a local-file task whose text or label column is not in `row`: the
+    config key that names that column, so the fix is one edit away."""
+    from engine.tasks.spec import LocalSource
+
+    source = getattr(task, "source", None)
+    if not isinstance(source, LocalSource):
+        return ""
+    name = getattr(task, "name", "?")
+    missing_texts = [f for f in source.text_fields if f not in row]
+    if missing_texts:
+        return (
+            f"; the config key [tasks.{name}] text_fields = "
+            f"{json.dumps(list(source.text_fields))} names the text column(s) "
+            '(default ["text"], or ["text_a", "text_b"] for pairs)'
+        )
+    if source.text_fields and source.label_field not in row:
+        return (
+            f"; the config key [tasks.{name}] label_field = "
+            f"{json.dumps(source.label_field)} names the label column "
+            '(default "label")'
+        )
+    return ""
+
 
 def read_records(
-    path: str | Path, suffix: str | None = None, name: str | None = None
+    path: str | Path,
+    suffix: str | None = None,
+    name: str | None = None,
+    what: str = "",
 ) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """(line number, record) for each record of a data file. `suffix` gives
     the format when the file's own name has none (a cached download), `name`
-    what messages call the file (its URL)."""
+    what messages call the file (its URL), `what` what it is read for ("task
+    'sent', test split, language 'de'"), for messages about the whole file."""
     path = Path(path)
     shown = name or str(path)
     if not path.is_file():
-        raise InputError(f"data file '{shown}' does not exist")
+        raise InputError(
+            f"data file '{shown}'" + (f" ({what})" if what else "") + " does not exist"
+        )
     suffix = (suffix or path.suffix).lower()
+    if suffix in _EXPECTED and _blank(path):
+        raise InputError(
+            f"{shown}: empty file"
+            + (f" ({what})" if what else "")
+            + f"; expected {_EXPECTED[suffix]}"
+        )
     try:
         if suffix == ".jsonl":
             yield from _jsonl(path, shown)
@@ -49,6 +123,13 @@ def read_records(
         raise InputError(f"{shown}: not UTF-8 text ({exc.reason})") from None
 
 
+def _blank(path: Path) -> bool:
+    """Empty or whitespace only (a large file is never read whole here)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    return not head.strip(b" \t\r\n\xef\xbb\xbf") and len(head) < 1 << 16
+
+
 def _jsonl(path: Path, shown: str):
     with open(path, encoding="utf-8-sig") as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -58,8 +139,8 @@ def _jsonl(path: Path, shown: str):
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(
-                    f"{shown}:{line_no}: not valid JSON ({exc.msg}, column "
-                    f"{exc.colno}); each line must be one JSON object"
+                    f"{shown}:{line_no}:{exc.colno}: not valid JSON: "
+                    f"{json_error_text(exc)}; each line must be one JSON object"
                 ) from None
             if not isinstance(record, dict):
                 raise InputError(
@@ -73,7 +154,9 @@ def _json(path: Path, shown: str):
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{shown}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        raise InputError(
+            f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON: {json_error_text(exc)}"
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):

@@ -12,6 +12,7 @@ Light module: `datasets` is imported only when hub data is read.
 from __future__ import annotations
 
 from engine.data.adapters import RowFormat, get_format
+from engine.data.local_files import config_key_hint
 from engine.data.rows import RowError, describe, part_tasks, task_rows
 from engine.errors import InputError
 from engine.tasks.spec import (
@@ -71,7 +72,7 @@ def _one_language(
         try:
             record = fmt.read(row, task, language)
         except RowError as exc:
-            raise InputError(f"{where}: {exc}") from None
+            raise InputError(f"{where}: {exc}{config_key_hint(task, row)}") from None
         if record is not None:
             records.append(record)
     if not records:

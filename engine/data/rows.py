@@ -104,7 +104,8 @@ def local_rows(task: TaskSpec, source: LocalSource, split: str, language: str) -
             f"task '{task.name}' has no {split} file for language "
             f"'{language}' (it has {have})"
         )
-    return ((f"{path}:{line}", row) for line, row in read_records(path))
+    what = f"task '{task.name}', {split} split, language '{language}'"
+    return ((f"{path}:{line}", row) for line, row in read_records(path, what=what))
 
 
 def check_hub_request(

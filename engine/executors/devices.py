@@ -15,7 +15,64 @@ from engine.errors import InputError
 
 
 def resolve_devices(config: ExperimentConfig) -> list[str]:
-    """One entry per worker; a single entry means the in-process path."""
+    """One entry per worker; a single entry means the in-process path. With
+    `gpus_per_stage` N > 1 an entry is a group of N devices joined with "+"
+    ("cuda:0+cuda:1", "cpu+cpu"): one worker trains each stage on all N."""
+    if config.executor == "ray":
+        # The cluster's devices, resolved (and grouped) by the Ray executor
+        # against the cluster's resources: this machine may have none of them.
+        return list(config.devices) or (
+            [config.device] if config.device != "auto" else ["all"]
+        )
+    return group_devices(_each_device(config), config)
+
+
+def group_devices(devices: list[str], config: ExperimentConfig) -> list[str]:
+    """`devices` grouped `gpus_per_stage` at a time, in order; InputError
+    (exit 2) naming the key when they do not divide into such groups."""
+    n = config.gpus_per_stage
+    if n == 1:
+        return devices
+    where = f"{config.source_file}: gpus_per_stage"
+    if not config.devices:
+        raise InputError(
+            f"{where}: {n} devices per stage needs several devices to group: "
+            f"set devices = {_example(n)} (or --devices) and gpus_per_stage = "
+            f"{n}, or gpus_per_stage = 1 to train on `device` alone"
+        )
+    if len(devices) % n:
+        fits = max(
+            d for d in range(1, len(devices) + 1) if len(devices) % d == 0 and d <= n
+        )
+        raise InputError(
+            f"{where}: {n} does not divide the {len(devices)} devices "
+            f"({', '.join(devices)}) into groups; the nearest that does is "
+            f"gpus_per_stage = {fits}"
+        )
+    groups = [devices[i : i + n] for i in range(0, len(devices), n)]
+    for group in groups:
+        # One process group talks one backend (gloo on CPUs, nccl on GPUs),
+        # and nccl refuses two ranks on one GPU; torch DDP has no MPS backend.
+        kinds = {d.split(":")[0] for d in group}
+        if kinds - {"cpu", "cuda"} or len(kinds) > 1:
+            raise InputError(
+                f"{where}: a group trains on CUDA GPUs only or on CPUs only, "
+                f"not on {' + '.join(group)}; reorder devices or set "
+                "gpus_per_stage = 1"
+            )
+        if kinds == {"cuda"} and len(set(group)) < len(group):
+            raise InputError(
+                f"{where}: the group {' + '.join(group)} names one GPU twice; "
+                "each rank of a group needs a GPU of its own"
+            )
+    return ["+".join(group) for group in groups]
+
+
+def _example(n: int) -> str:
+    return "[" + ", ".join(f'"cuda:{i}"' for i in range(n)) + "]"
+
+
+def _each_device(config: ExperimentConfig) -> list[str]:
     if not config.devices:
         return [config.device]
     import torch

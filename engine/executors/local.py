@@ -153,6 +153,12 @@ class LocalExecutor:
         when it does, not while its worker imports torch)."""
         return [i for i, w in enumerate(self.workers) if w.ready and w.stage is None]
 
+    def device(self, index: int) -> str:
+        return self.workers[index].device
+
+    def pid(self, index: int) -> int | None:
+        return self.workers[index].process.pid
+
     def busy(self) -> int:
         return sum(1 for w in self.workers if w.stage is not None)
 

@@ -14,15 +14,14 @@ Heavy module once `worker_main` runs (torch); importing it is light.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
-import sys
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
+
+from engine.control import die_with_parent
 
 # Messages a worker sends (tuples, first item the kind):
 #   ("ready", pid)                          environment built
@@ -32,8 +31,6 @@ from typing import Any
 #   ("done", stage_id, info)                the stage ended; info for stage_end
 #   ("failed", stage_id, why, message, traceback)  why: cancelled|input|error
 # What a worker receives: a Stage to run, or None to exit.
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -50,22 +47,28 @@ class WorkerSpec:
 
 
 def visible_devices(device: str) -> str | None:
-    """CUDA_VISIBLE_DEVICES for a worker on `device`: its GPU alone, or none
-    for a CPU worker (no CUDA context on a GPU it does not use)."""
-    if device.startswith("cuda:"):
-        return device.split(":", 1)[1]
-    if device == "cpu":
+    """CUDA_VISIBLE_DEVICES for a worker on `device`: its GPU alone (its
+    group's GPUs, "0,1", for a group "cuda:0+cuda:1" of gpus_per_stage), or
+    none for a CPU worker (no CUDA context on a GPU it does not use)."""
+    members = device.split("+")
+    if all(d.startswith("cuda:") for d in members):
+        return ",".join(d.split(":", 1)[1] for d in members)
+    if all(d == "cpu" for d in members):
         return ""
     return None
 
 
 def local_device(device: str) -> str:
-    """The name torch uses inside the worker, where only its GPU is visible."""
-    return "cuda:0" if device.startswith("cuda:") else device
+    """The name torch uses inside the worker, where only its GPU(s) are
+    visible: rank r of a group sees its GPU as cuda:r ("cuda:0+cuda:1")."""
+    members = device.split("+")
+    return "+".join(
+        f"cuda:{rank}" if d.startswith("cuda:") else d for rank, d in enumerate(members)
+    )
 
 
 def worker_main(conn, spec: WorkerSpec, stop_event) -> None:
-    _die_with_driver(spec.driver_pid)
+    die_with_parent(spec.driver_pid, "driver-watchdog")
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     visible = visible_devices(spec.device)
@@ -140,29 +143,6 @@ def _serve(conn, env, send) -> None:
             )
         else:
             send("done", stage.id, info)
-
-
-def _die_with_driver(driver_pid: int) -> None:
-    """Never outlive the driver: a worker left behind would hold a GPU and a
-    stage lock for nobody."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
-    # The driver may have died before prctl took effect, and other systems
-    # have no prctl: its pid no longer being our parent says so too.
-    if os.getppid() != driver_pid:
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != driver_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="driver-watchdog", daemon=True).start()
 
 
 def _quiet_libraries() -> None:

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from engine.data.features import Features
+from engine.predictions import PredictionTable
 
 if TYPE_CHECKING:
     from engine.train import Runtime
@@ -103,6 +104,9 @@ class Score:
     best_step: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Stored beside the scores (code: the generation settings)."""
+    predictions: PredictionTable | None = field(default=None, repr=False, compare=False)
+    """The per-example rows behind the metrics (engine.predictions), written
+    beside the score; never part of as_dict."""
 
     @property
     def metric(self) -> str:
@@ -260,3 +264,16 @@ class Kind:
         concatenated `gather` outputs in unit order. The first key is the
         primary metric (model selection, the stored result)."""
         raise NotImplementedError
+
+    def predictions(
+        self,
+        gathered: dict[str, np.ndarray],
+        features: Features,
+        records: list[dict],
+        task,
+        language: str,
+    ) -> PredictionTable | None:
+        """The per-example rows behind `score` (same arguments), from which
+        engine.predictions rebuilds the stored metrics; None where the kind
+        keeps none."""
+        return None

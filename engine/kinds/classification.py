@@ -10,6 +10,7 @@ from torch import nn
 from engine.data.features import Features, ragged
 from engine.kinds.base import Kind
 from engine.kinds.targets import TrainThenEvaluate
+from engine.predictions import PredictionTable, example_ids
 
 _CHUNK = 1000
 
@@ -86,6 +87,36 @@ class ClassificationKind(Kind):
     def score(self, gathered, features, records, task, language) -> dict[str, float]:
         labels = features.unit_arrays["labels"]
         return {"accuracy": float((gathered["prediction"] == labels).mean())}
+
+    def predictions(self, gathered, features, records, task, language):
+        return label_predictions(gathered, features, records, task, language)
+
+
+def label_predictions(
+    gathered, features: Features, records, task, language: str
+) -> PredictionTable:
+    """One row per example: predicted and gold label (names where the task
+    has them, else indices) and accuracy 0/1, on the fraction scale `score`
+    stores. Ids: the records' own, else "<language>-<row index>" (XNLI and
+    PAWS-X rows have none)."""
+    labels = features.unit_arrays["labels"]
+    predicted = gathered["prediction"]
+    names = list(task.labels) if len(task.labels) > 1 else None
+
+    def shown(index) -> str | int:
+        return names[int(index)] if names else int(index)
+
+    ids = example_ids(records, language, len(labels))
+    rows = [
+        {
+            "id": ids[i],
+            "prediction": shown(p),
+            "gold": shown(y),
+            "accuracy": int(p == y),
+        }
+        for i, (p, y) in enumerate(zip(predicted, labels, strict=True))
+    ]
+    return PredictionTable({"accuracy": "mean"}, rows, labels=names)
 
 
 SENTENCE = ClassificationKind("classification")

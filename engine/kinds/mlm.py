@@ -45,6 +45,7 @@ from engine.data.features import Features, ragged
 from engine.errors import InputError
 from engine.kinds.base import Kind, pad_rows
 from engine.kinds.targets import TrainThenEvaluate
+from engine.predictions import PredictionTable, example_ids
 
 # BERT section 3.1 / appendix A.1; jiant's mlm_mask_tokens and transformers'
 # DataCollatorForLanguageModeling use the same numbers.
@@ -217,6 +218,35 @@ class MaskedLMKind(Kind):
             "masked_accuracy": float(gathered["correct"].sum()) / masked,
             "perplexity": math.exp(float(gathered["nll"].sum()) / masked),
         }
+
+    def predictions(self, gathered, features, records, task, language):
+        """One row per text (its windows summed): masked tokens ("tokens"),
+        those predicted right ("correct") and their summed cross-entropy
+        ("nll"; perplexity is exp(sum nll / sum tokens), which no reducer
+        rebuilds yet). No prediction or gold text: the masked positions are
+        not kept. Ids "<language>-<line index>"."""
+        record = features.unit_arrays["record_index"]
+        ids = example_ids(records, language, len(records))
+        sums = {
+            name: np.bincount(record, weights=gathered[key])
+            for name, key in (
+                ("tokens", "masked"),
+                ("correct", "correct"),
+                ("nll", "nll"),
+            )
+        }
+        rows = [
+            {
+                "id": ids[int(i)] if ids else f"{language}-{int(i)}",
+                "prediction": None,
+                "gold": None,
+                "correct": int(sums["correct"][i]),
+                "tokens": int(sums["tokens"][i]),
+                "nll": float(sums["nll"][i]),
+            }
+            for i in np.unique(record)
+        ]
+        return PredictionTable({"masked_accuracy": "token_accuracy"}, rows)
 
 
 KIND = MaskedLMKind()

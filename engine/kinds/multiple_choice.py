@@ -23,7 +23,7 @@ from torch import nn
 from engine.data.features import Features, ragged
 from engine.errors import InputError
 from engine.kinds.base import Kind
-from engine.kinds.classification import ClassificationHead
+from engine.kinds.classification import ClassificationHead, label_predictions
 from engine.kinds.targets import TrainThenEvaluate
 
 _CHUNK = 1000
@@ -176,6 +176,10 @@ class MultipleChoiceKind(Kind):
     def score(self, gathered, features, records, task, language) -> dict[str, float]:
         labels = features.unit_arrays["labels"]
         return {"accuracy": float((gathered["prediction"] == labels).mean())}
+
+    def predictions(self, gathered, features, records, task, language):
+        # Rows as classification's: question id, chosen and gold choice.
+        return label_predictions(gathered, features, records, task, language)
 
 
 KIND = MultipleChoiceKind()

@@ -75,13 +75,16 @@ from engine.kinds.base import Kind, Score, StageContext, pad_rows
 from engine.kinds.classification import encode_texts
 from engine.metrics.retrieval import (
     Knn,
+    bucc_counts_per_source,
     bucc_f1,
     bucc_mine,
     bucc_optimize_threshold,
     l2_normalize,
     tatoeba_accuracy,
+    tatoeba_nearest,
 )
 from engine.models.loading import load_encoder
+from engine.predictions import PredictionTable
 from engine.tasks.kinds import EMBED_AND_SCORE
 
 # Neighbourhood of the ratio margin: XTREME's mine_bitext(neighborhood=4),
@@ -256,6 +259,56 @@ def _tatoeba_rows(source_records, target_records, gold_pairs):
     return src_rows, tgt_rows
 
 
+def tatoeba_pairs(
+    source_records, target_records, gold_pairs, n: int
+) -> tuple[list[dict], list[dict]]:
+    """The first `n` (0: all) translation pairs, source and target aligned
+    row by row."""
+    src_rows, tgt_rows = _tatoeba_rows(source_records, target_records, gold_pairs)
+    src_rows, tgt_rows = _head(src_rows, n), _head(tgt_rows, n)
+    return [source_records[i] for i in src_rows], [target_records[i] for i in tgt_rows]
+
+
+def tatoeba_predictions(source: list[dict], nearest: np.ndarray) -> PredictionTable:
+    """One row per pair, XTREME's direction (each English target sentence
+    searches the source side): id and gold the pair's source sentence id,
+    prediction the source id retrieved, accuracy 0/1 (a fraction, as
+    stored)."""
+    rows = [
+        {
+            "id": str(src["id"]),
+            "prediction": str(source[int(j)]["id"]),
+            "gold": str(src["id"]),
+            "accuracy": int(int(j) == i),
+        }
+        for i, (src, j) in enumerate(zip(source, nearest, strict=True))
+    ]
+    return PredictionTable({"accuracy": "mean"}, rows)
+
+
+def bucc_predictions(mined: MinedSplit, threshold: float) -> PredictionTable:
+    """One row per source sentence (paired or not): the target ids it
+    extracted at `threshold` and its gold ones, and its tp / fp / fn pairs,
+    whose sums give the stored F1."""
+    ids = [r["id"] for r in mined.corpus.source]
+    rows = [
+        {
+            "id": str(row["source"]),
+            "prediction": row["extracted"],
+            "gold": row["gold"],
+            "tp": row["tp"],
+            "fp": row["fp"],
+            "fn": row["fn"],
+        }
+        for row in bucc_counts_per_source(
+            mined.candidates, mined.corpus.gold, threshold, ids
+        )
+    ]
+    return PredictionTable(
+        {"f1": "f1_counts"}, rows, extra={"threshold": float(threshold)}
+    )
+
+
 def evaluate_retrieval(
     encoder,
     tokenizer,
@@ -303,10 +356,7 @@ def evaluate_retrieval(
         )
 
     if metric == "tatoeba_accuracy":
-        src_rows, tgt_rows = _tatoeba_rows(source_records, target_records, gold_pairs)
-        src_rows, tgt_rows = _head(src_rows, n), _head(tgt_rows, n)
-        source = [source_records[i] for i in src_rows]
-        target = [target_records[i] for i in tgt_rows]
+        source, target = tatoeba_pairs(source_records, target_records, gold_pairs, n)
         return {"accuracy": tatoeba_accuracy(vectors(source), vectors(target))}
 
     if gold_pairs is None:
@@ -438,21 +488,38 @@ class EmbeddingTarget:
     def score(self, language: str, split: str) -> Score:
         if self.stage.target_task.metric == "bucc_f1":
             return self._score_bucc(language, split)
-        task, ctx = self.stage.target_task, self.ctx
-        records = ctx.records(task, split, language)
-        source, target, gold = split_retrieval_records(records)
-        metrics = evaluate_retrieval(
-            self.encoder,
-            ctx.tokenizer,
-            task,
-            source,
-            target,
-            gold,
-            self.layer,
-            self.stage.hparams,
-            ctx.runtime,
+        task, ctx, hp = self.stage.target_task, self.ctx, self.stage.hparams
+        if task.metric != "tatoeba_accuracy":
+            raise ValueError(
+                f"retrieval task {task.name!r}: unknown metric {task.metric!r}"
+            )
+        source, target = tatoeba_pairs(
+            *split_retrieval_records(ctx.records(task, split, language)),
+            hp.max_eval_examples,
         )
-        return Score(language, split, metrics, len(source))
+
+        def vectors(records: list[dict]) -> np.ndarray:
+            texts = [r["text"] for r in records]
+            return embed(
+                self.encoder,
+                ctx.tokenizer,
+                texts,
+                self.layer,
+                hp.max_seq_length,
+                hp.batch_size * 2,
+                ctx.runtime,
+            )
+
+        # As evaluate_retrieval's Tatoeba accuracy, keeping each query's pick.
+        nearest = tatoeba_nearest(vectors(source), vectors(target))
+        accuracy = float(np.mean(nearest == np.arange(len(nearest))))
+        return Score(
+            language,
+            split,
+            {"accuracy": accuracy},
+            len(source),
+            predictions=tatoeba_predictions(source, nearest),
+        )
 
     def _mine(self, language: str, split: str) -> MinedSplit:
         task, ctx = self.stage.target_task, self.ctx
@@ -524,7 +591,14 @@ class EmbeddingTarget:
         }
         if reasons:
             extra["not_comparable"] = "; ".join(reasons)
-        return Score(language, split, metrics, len(mined.corpus.source), extra=extra)
+        return Score(
+            language,
+            split,
+            metrics,
+            len(mined.corpus.source),
+            extra=extra,
+            predictions=bucc_predictions(mined, metrics["threshold"]),
+        )
 
 
 class RetrievalKind(Kind):

@@ -59,6 +59,7 @@ from torch import nn
 from engine.data.features import Features, ragged
 from engine.kinds.base import Kind
 from engine.kinds.targets import TrainThenEvaluate
+from engine.predictions import PredictionTable, example_ids
 
 N_BEST = 20
 MAX_ANSWER_TOKENS = 30
@@ -597,6 +598,35 @@ class SpanQAKind(Kind):
         ordered = {"f1": result["f1"], "exact_match": result["exact_match"]}
         ordered.update(result)
         return ordered
+
+    def predictions(self, gathered, features, records, task, language):
+        """One row per question scored: its id (the dataset's question id),
+        the answer text predicted ("" for no answer), the gold answer texts,
+        and its exact_match and f1: the task's metric on that one question,
+        so their means are the stored scores. (SQuAD v2's has/no-answer
+        breakdowns are not rebuilt from the rows.)"""
+        predicted = predictions(gathered, features, records, allows_no_answer(task))
+        metric, with_language = metric_function(task)
+        ids = example_ids(records, language, len(records))
+        rows = []
+        for i, text in predicted.items():
+            golds = list((records[i].get("answers") or {}).get("text") or [])
+            args = ({"q": text}, {"q": golds})
+            one = metric(*args, language) if with_language else metric(*args)
+            rows.append(
+                {
+                    "id": ids[i],
+                    "prediction": text,
+                    "gold": golds,
+                    "exact_match": one["exact_match"],
+                    "f1": one["f1"],
+                }
+            )
+        return PredictionTable(
+            {"f1": "mean", "exact_match": "mean"},
+            rows,
+            extra={"qa_metric": task.metric},
+        )
 
 
 KIND = SpanQAKind()

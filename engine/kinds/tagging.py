@@ -27,7 +27,8 @@ from engine.data.features import Features, ragged
 from engine.errors import InputError
 from engine.kinds.base import Kind
 from engine.kinds.targets import TrainThenEvaluate
-from engine.metrics.tagging import pos_f1, span_f1
+from engine.metrics.tagging import chunk_counts, pos_f1, span_f1
+from engine.predictions import PredictionTable, example_ids
 
 _CHUNK = 1000
 IGNORE = -100
@@ -240,6 +241,43 @@ class TaggingKind(Kind):
             gathered, features, task
         )
         return tagging_metrics(task, gold_sentences, pred_sentences, accuracy)
+
+    def predictions(self, gathered, features, records, task, language):
+        return tag_predictions(gathered, features, records, task, language)
+
+
+def tag_predictions(
+    gathered, features: Features, records, task, language: str
+) -> PredictionTable:
+    """One row per sentence: predicted and gold tag names, its chunk counts
+    tp/fp/fn (seqeval, as the stored span or POS F1 counts them) and its
+    correct/tokens words (token accuracy is over words, not sentences: the
+    "token_accuracy" reducer). Ids "<language>-<sentence index>" (tagging rows have
+    none)."""
+    gold_sentences, pred_sentences, _ = sentences_of(gathered, features, task)
+    n_words = features.unit_arrays["n_words"].astype(np.int64)
+    word_record = np.repeat(features.unit_arrays["record_index"], n_words)
+    starts = np.r_[0, np.flatnonzero(np.diff(word_record)) + 1]
+    sentence_record = word_record[starts]
+    ids = example_ids(records, language, len(records))
+    with_f1 = task.metric in ("span_f1", "pos_f1")
+    rows = []
+    for record, gold, pred in zip(
+        sentence_record, gold_sentences, pred_sentences, strict=True
+    ):
+        row = {
+            "id": ids[int(record)] if ids else f"{language}-{int(record)}",
+            "prediction": pred,
+            "gold": gold,
+            "correct": sum(g == p for g, p in zip(gold, pred, strict=True)),
+            "tokens": len(gold),
+        }
+        if with_f1:
+            row["tp"], row["fp"], row["fn"] = chunk_counts(gold, pred)
+        rows.append(row)
+    metrics = {"f1": "f1_counts"} if with_f1 else {}
+    metrics["accuracy"] = "token_accuracy"
+    return PredictionTable(metrics, rows, labels=list(task.labels))
 
 
 def sentences_of(gathered, features: Features, task):

@@ -23,7 +23,7 @@ from engine.atomic import write_json_atomic
 from engine.data.features import Features
 from engine.kinds.base import Score, StageContext
 from engine.tasks.kinds import TRAIN_THEN_EVALUATE
-from engine.train import evaluate
+from engine.train import predict
 from engine.workspace import CHECKPOINT_MARKER
 
 
@@ -105,25 +105,21 @@ class TrainedTarget:
     def score(self, language: str, split: str) -> Score:
         task, hp, ctx = self.stage.target_task, self.stage.hparams, self.ctx
         data = ctx.features(task, split, language, hp, hp.max_eval_examples)
-        records = None
-        if self.train_task.kind.scores_with_records:
-            records = ctx.records(task, split, language)
-        metrics = evaluate(
-            self.model,
-            self.train_task,
-            data,
-            records,
-            hp,
-            ctx.runtime,
-            ctx.pad_id,
-            language,
+        # Every kind reads its records here: QA to score, all for the ids of
+        # their per-example predictions.
+        records = ctx.records(task, split, language)
+        kind = self.train_task.kind
+        gathered = predict(
+            self.model, self.train_task, data, hp, ctx.runtime, ctx.pad_id
         )
+        metrics = kind.score(gathered, data, records, task, language)
         return Score(
             language,
             split,
             metrics,
             examples_scored(data),
             best_step=self.best_step,
+            predictions=kind.predictions(gathered, data, records, task, language),
         )
 
 

@@ -8,7 +8,7 @@ search in float32, which is the precision used here.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -105,6 +105,15 @@ def tatoeba_accuracy(
     same index. ``query="source"`` searches the other way (each source row
     among all targets). Ties go to the lower index.
     """
+    nearest = tatoeba_nearest(src_emb, tgt_emb, query)
+    return float(np.mean(nearest == np.arange(len(nearest))))
+
+
+def tatoeba_nearest(
+    src_emb, tgt_emb, query: Literal["target", "source"] = "target"
+) -> np.ndarray:
+    """Per query row (as `tatoeba_accuracy` reads them), the row it retrieves
+    on the other side; query i is right when it retrieves row i."""
     src = l2_normalize(_as_matrix(src_emb, "src_emb"))
     tgt = l2_normalize(_as_matrix(tgt_emb, "tgt_emb"))
     if src.shape != tgt.shape:
@@ -118,7 +127,7 @@ def tatoeba_accuracy(
     else:
         raise ValueError(f"query must be 'target' or 'source', got {query!r}")
     _, nearest = exact_knn(queries, database, 1)
-    return float(np.mean(nearest[:, 0] == np.arange(len(queries))))
+    return np.asarray(nearest[:, 0], dtype=np.int64)
 
 
 def margin_scores(
@@ -313,3 +322,37 @@ def bucc_f1(
         "recall": recall,
         "threshold": float(threshold),
     }
+
+
+def bucc_counts_per_source(
+    candidates_with_scores: Mapping[tuple[Hashable, Hashable], float],
+    gold_pairs: Iterable[tuple[Hashable, Hashable]],
+    threshold: float,
+    source_ids: Sequence[Hashable],
+) -> list[dict[str, Any]]:
+    """`bucc_f1` at `threshold` broken down by source sentence: the target ids
+    it extracted and its gold ones, and tp / fp / fn pairs. Summed over
+    `source_ids` (every source sentence of the corpus) they are bucc_f1's
+    counts, so F1 = 2 tp / (2 tp + fp + fn)."""
+    extracted: dict[Hashable, list[Hashable]] = {s: [] for s in source_ids}
+    gold: dict[Hashable, list[Hashable]] = {s: [] for s in source_ids}
+    for (src, tgt), score in candidates_with_scores.items():
+        if score >= threshold:
+            extracted[src].append(tgt)
+    for src, tgt in set(gold_pairs):
+        gold[src].append(tgt)
+    rows = []
+    for src in source_ids:
+        found, wanted = extracted[src], gold[src]
+        tp = len(set(found) & set(wanted))
+        rows.append(
+            {
+                "source": src,
+                "extracted": sorted(map(str, found)),
+                "gold": sorted(map(str, wanted)),
+                "tp": tp,
+                "fp": len(found) - tp,
+                "fn": len(wanted) - tp,
+            }
+        )
+    return rows

@@ -328,3 +328,15 @@ TASKS = (
     JHUMANEVAL,
     HUMANEVAL_RU,
 )
+
+
+# Translate-test oracles (the [controls] translate_test control): each
+# translated problem set and the English set it was translated from, matched
+# by problem_id (every record of these tasks carries its HumanEval id). ODEX
+# and MCoNaLa have none: their problems in each language are different
+# StackOverflow questions, not translations of the English ones.
+ENGLISH_ORACLES = {
+    "humaneval-xl": "humaneval",
+    "jhumaneval": "humaneval",
+    "humaneval-ru": "humaneval",
+}

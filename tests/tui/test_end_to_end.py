@@ -30,9 +30,11 @@ async def test_launch_watch_quit_reopen_and_browse_the_heatmap(tmp_path):
             app.screen.query_one(f"#hp-{stage}-max_steps", Input).value = STEPS
         await pilot.pause(0.5)
         await wait_until(pilot, lambda: str(check.render()).startswith("ok"))
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+l")  # launches once the engine's dry run passes
+        await wait_until(
+            pilot, lambda: type(app.screen).__name__ == "MonitorScreen", timeout=60
+        )
         monitor = app.screen
-        assert type(monitor).__name__ == "MonitorScreen"
         await wait_until(pilot, lambda: monitor.state.steps_seen > 0, timeout=180)
         run_id = monitor.run_id
         assert monitor.status == "running"

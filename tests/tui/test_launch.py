@@ -10,7 +10,7 @@ from textual.widgets import Input
 from engine.errors import InputError
 from engine.workspace import Workspace
 from tests.tui.conftest import DEMO_CONFIG
-from tests.tui.helpers import table_text, wait_until
+from tests.tui.helpers import wait_until
 from xlt_tui.app import XltApp
 from xlt_tui.launch_form import LaunchForm
 
@@ -56,29 +56,29 @@ async def test_invalid_field_shows_the_engines_words_inline(tmp_path):
         assert not (tmp_path / "ws" / "launches").exists()
 
 
-async def test_launch_with_bad_data_shows_failed_with_the_engines_reason(
+async def test_bad_data_is_refused_by_the_forms_check_in_the_engines_words(
     tmp_path, experiment
 ):
+    """The engine's dry run reads the data as a real start would: a label the
+    task does not know is the form's error (file and line), before anything
+    is launched. (A launch that fails anyway shows in Runs: test_runs.py.)"""
     config = experiment()
     (tmp_path / "data" / "train.jsonl").write_text('{"text": "x", "label": "maybe"}\n')
     app = XltApp(Workspace.open(tmp_path / "ws"), config_file=config, poll_seconds=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        await wait_until(
+            pilot,
+            lambda: check_text(app).startswith("error"),
+            timeout=60,
+            describe=lambda: check_text(app),
+        )
+        text = " ".join(check_text(app).split())
+        assert "train.jsonl:1: label 'maybe' is not one of negative, positive" in text
         await pilot.press("ctrl+l")
-        monitor = app.screen
-        assert type(monitor).__name__ == "MonitorScreen"
-        # The engine stops on the bad label before the run starts and records
-        # it as failed in the store; the monitor says so in the engine's words.
-        await wait_until(pilot, lambda: monitor.status == "failed", timeout=60)
-        assert "maybe" in (monitor.last_error or "")
-        await pilot.press("escape")  # leave the monitor
-        await pilot.press("f2")
-        table = app.screen.query_one("#runs-table")
-        await wait_until(pilot, lambda: table.row_count == 1)
-        await wait_until(pilot, lambda: table_text(table)[0][2] == "failed")
-        detail = str(app.screen.query_one("#runs-detail").render())
-        assert "train.jsonl" in detail and "maybe" in detail
-    assert not (Path(tmp_path / "ws") / "runs").exists()  # nothing half-written
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "LaunchScreen"
+    assert not (Path(tmp_path / "ws") / "launches").exists()  # nothing started
+    assert not (Path(tmp_path / "ws") / "runs").exists()
 
 
 def test_paper_config_round_trips_through_the_form_with_its_group():
@@ -119,3 +119,83 @@ def test_code_execution_is_the_users_choice_in_the_form():
     assert "allow_code_execution" not in form.to_raw()
     form.allow_code_execution = True
     assert parse_config(form.to_raw(), config).allow_code_execution is True
+
+
+# A burst as a terminal delivers it: every key queued before any is handled.
+BURST = [("3", "3"), ("full_stop", "."), ("5", "5")]
+BURST += [("backspace", None)] * 3 + [("3", "3"), ("2", "2")]
+
+
+async def test_keys_arriving_in_a_burst_are_all_applied_in_order(tmp_path):
+    from textual import events
+
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=DEMO_CONFIG)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        field = app.screen.query_one("#hp-target-batch_size", Input)
+        field.focus()
+        for _ in range(5):
+            field.value = ""
+            await pilot.pause()
+            for key, character in BURST:
+                app.post_message(events.Key(key, character))
+            await wait_until(pilot, lambda: field.value == "32", timeout=3)
+            await pilot.pause(0.1)
+            assert field.value == "32"
+        # The check ran on the last value (debounced), not on the keys.
+        await wait_until(pilot, lambda: "error" not in check_text(app))
+        assert app.screen.read_form().hparams["target"]["batch_size"] == "32"
+
+
+async def test_the_check_reports_what_a_real_start_refuses_in_full(tmp_path):
+    """The code config passes the schema but `xlt-engine run` refuses it
+    without code execution allowed: the form says so before launching, the
+    whole message (with its fix), and launch does nothing."""
+    code = DEMO_CONFIG.parent / "codegen_transfer.toml"
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=code)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(
+            pilot,
+            lambda: check_text(app).startswith("error"),
+            timeout=60,
+            describe=lambda: check_text(app),
+        )
+        text = " ".join(check_text(app).split())
+        assert "code execution is off" in text
+        assert text.endswith("or set allow_code_execution = true")
+        # Wrapped and shown whole (it takes 7 lines at 80 columns), not cut.
+        shown = app.screen.query_one("#check")
+        assert shown.size.height >= 6  # the old banner cut it at 4 lines
+        await pilot.press("ctrl+l")
+        await pilot.pause(0.3)
+        assert not (tmp_path / "ws" / "launches").exists()
+
+
+async def test_a_plan_of_hours_asks_before_it_launches(tmp_path, monkeypatch):
+    from xlt_tui.engine_client import DryRun
+    from xlt_tui.screens.confirm import ConfirmScreen
+
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=DEMO_CONFIG)
+    hours = DryRun(
+        summary={
+            "stages": 8,
+            "trainings": 8,
+            "intermediate_trainings": 2,
+            "target_trainings": 6,
+            "reused_checkpoints": 0,
+            "reused_target_results": 0,
+            "evaluations": 36,
+        },
+        total_seconds=3 * 3600 + 300,
+    )
+    monkeypatch.setattr(app.client, "dry_run", lambda raw, source: hours)
+    launched = []
+    monkeypatch.setattr(app.client, "launch", lambda *a: launched.append(a))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "estimated 3h05m" in check_text(app))
+        await pilot.press("ctrl+l")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "3h05m" in str(app.screen.query_one("#question").render())
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert launched == []

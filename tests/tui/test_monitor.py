@@ -494,8 +494,11 @@ async def test_cancel_reports_the_clients_message(ws, monkeypatch):
             return f"asked run {run_id} to stop"
 
         monkeypatch.setattr(app.client, "cancel", cancel)
-        await pilot.press("c")
-        await pilot.press("c")
+        await pilot.press("c", "n")  # asks first: "no" sends nothing
+        await pilot.pause()
+        assert calls == []
+        await pilot.press("c", "y")
+        await pilot.press("c", "y")
         await pilot.pause()
         notes = [(n.message, n.severity) for n in app._notifications]
         assert calls == [RUN_ID, RUN_ID]
@@ -901,3 +904,45 @@ def test_every_run_status_has_a_style_on_the_monitor():
     from xlt_tui.screens.monitor import _STATUS_STYLE
 
     assert set(_STATUS_STYLE) == set(RUN_STATUSES)
+
+
+async def test_the_log_follows_its_tail_unless_scrolled_up(ws):
+    make_run(ws)
+    writer = start_events(ws)
+    log_path = ws.run_log(RUN_ID)
+    app = MonitorTestApp(ws, RUN_ID)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = monitor(app)
+        await wait_for(pilot, lambda: screen.history_loaded)
+        log = screen.query_one("#log", Log)
+        written = 0
+
+        async def write(n: int) -> None:
+            nonlocal written
+            with open(log_path, "a", encoding="utf-8") as fh:
+                for _ in range(n):
+                    written += 1
+                    fh.write(f"line {written}\n")
+            last = f"line {written}"
+            await wait_for(pilot, lambda: log.lines and log.lines[-1].endswith(last))
+            await pilot.pause(0.2)
+
+        # Past the screen and past the log's line limit, in several reads;
+        # midway the scores table appears and the log gets shorter.
+        scores = screen.query_one("#scores", DataTable)
+        for i in range(6):
+            if i == 2:
+                final_eval(writer, "en", 0.5)
+                writer.close()
+                await wait_for(pilot, lambda: scores.row_count == 1)
+            await write(450)
+            assert log.max_scroll_y > 0
+            assert log.scroll_y == log.max_scroll_y, (written, log.scroll_y)
+        log.scroll_to(y=10, animate=False)  # the user reads back
+        await pilot.pause(0.1)
+        await write(50)
+        assert log.scroll_y < log.max_scroll_y  # left where they read
+        log.scroll_end(animate=False)  # back to the bottom: follows again
+        await pilot.pause(0.1)
+        await write(50)
+        assert log.scroll_y == log.max_scroll_y

@@ -104,7 +104,12 @@ async def test_cancel_sends_the_engine_a_graceful_stop(tui_workspace, tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: runs_table(app).row_count == 4)
             assert table_text(runs_table(app))[0][0] == "live"
-            await pilot.press("c")
+            await pilot.press("c")  # asks first; "no" leaves the run alone
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await pilot.pause(0.3)
+            assert child.poll() is None
+            await pilot.press("c", "y")
             assert child.wait(timeout=10) == 0
             assert marker.read_text() == "stopped"
     finally:
@@ -117,7 +122,12 @@ async def test_relaunch_starts_the_same_config_detached(tui_workspace):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: runs_table(app).row_count == 3)
         runs_table(app).move_cursor(row=2)  # the finished demo run
-        await pilot.press("r")
+        await pilot.press("r")  # asks first
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert app.client._children == {}
+        await pilot.press("r", "y")
         await wait_until(pilot, lambda: len(app.client._children) == 1)
         (pid,) = app.client._children
         try:
@@ -248,3 +258,37 @@ async def test_a_damaged_store_is_said_where_the_runs_would_be(tui_workspace):
 
         await wait_until(pilot, lambda: "cannot be read" in shown(), describe=shown)
         assert "xlt.json" in shown()
+
+
+async def test_cursor_stays_on_its_run_when_a_new_run_appears_on_top(tui_workspace):
+    app = XltApp(tui_workspace, poll_seconds=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: runs_table(app).row_count == 3)
+        runs_table(app).move_cursor(row=1)
+        chosen = "20261126-085000-demo-c3d4"
+        assert app.screen.selected_id() == chosen
+        record = run_record("newer", "finished", T0 + 9000, 60)
+        Store(tui_workspace.store_path).create_run(record)
+        await wait_until(pilot, lambda: runs_table(app).row_count == 4)
+        await pilot.pause(0.3)  # a few more polls
+        assert runs_table(app).cursor_row == 2
+        assert app.screen.selected_id() == chosen
+
+
+async def test_detail_says_error_once_when_the_engine_labelled_it(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    Store(ws.store_path).create_run(
+        {
+            "id": "bad",
+            "name": "demo",
+            "status": "failed",
+            "started_at": T0,
+            "error": "error: x.toml: allow_code_execution is off",
+        }
+    )
+    app = XltApp(ws, poll_seconds=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: runs_table(app).row_count == 1)
+        detail = str(app.screen.query_one("#runs-detail").render())
+        assert "error: x.toml: allow_code_execution is off" in detail
+        assert "error: error:" not in detail

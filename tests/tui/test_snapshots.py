@@ -24,6 +24,9 @@ def no_gpu(monkeypatch):
         return None
 
     monkeypatch.setattr(gpu.GpuProbe, "sample", sample)
+    # The Launch check's dry run resolves device "auto" in a child process:
+    # the CPU everywhere, so its time estimate does not depend on the machine.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
 
 
 def make_app(tmp_path, mode: str) -> XltApp:

@@ -1,4 +1,5 @@
-"""A yes/no question that must be answered before something is destroyed."""
+"""A yes/no question that must be answered before something is destroyed,
+stopped or started at a cost (delete, cancel, relaunch, a launch of hours)."""
 
 from __future__ import annotations
 
@@ -24,16 +25,17 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str):
+    def __init__(self, question: str, yes_label: str = "Yes, delete"):
         super().__init__()
         self.question = question
+        self.yes_label = yes_label  # says what "yes" does: "Yes, cancel it"
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.question, id="question")
             with Horizontal():
                 yield Button("No", id="no", variant="primary")
-                yield Button("Yes, delete", id="yes", variant="error")
+                yield Button(self.yes_label, id="yes", variant="error")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

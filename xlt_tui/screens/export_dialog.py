@@ -1,4 +1,5 @@
-"""Pick what to export the results view as: one format, or all four."""
+"""Pick what to export the results view as: one format, all four, or what
+the engine draws for the run (figures, HTML report)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from xlt_tui.export import FORMATS
+from xlt_tui.export import ENGINE_EXPORTS, FORMATS
 
-# key -> format extension ("all": every format)
-CHOICES = {"c": "csv", "m": "md", "l": "tex", "p": "png", "a": "all"}
+# key -> format extension ("all": every format; "figure", "html": the engine's)
+CHOICES = {
+    "c": "csv",
+    "m": "md",
+    "l": "tex",
+    "p": "png",
+    "a": "all",
+    "g": "figure",
+    "h": "html",
+}
+LABELS = {**FORMATS, **ENGINE_EXPORTS, "all": "all four"}
 
 
 class ExportDialog(ModalScreen[str | None]):
@@ -51,10 +61,7 @@ class ExportDialog(ModalScreen[str | None]):
         with Vertical():
             yield Label(f"Export the view to {self.target_name}")
             options = [
-                Option(
-                    f"[b]{key}[/b]  {FORMATS[ext] if ext in FORMATS else 'all four'}",
-                    id=ext,
-                )
+                Option(f"[b]{key}[/b]  {LABELS[ext]}", id=ext)
                 for key, ext in CHOICES.items()
             ]
             yield OptionList(*options)

@@ -2,12 +2,17 @@
 or open a sample config or an earlier run's config and edit it; see the
 engine's own validation and the plan's cost before launching.
 
-The form is checked by the engine's config parser (same words as the CLI) and
-planned by its planner in a worker thread, a moment after each edit.
+The form is checked a moment after the last edit (debounced), in a worker
+thread, twice over: at once by the engine's config parser and planner (same
+words as the CLI), then by the engine's own dry run (`xlt-engine run --dry-run`
+in a child process), which adds what would refuse a real start (code execution
+not allowed, data to fetch by hand) and the estimated time. Launch waits for
+that verdict, and asks first when the plan is estimated at an hour or more.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +23,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
+from textual.timer import Timer
 from textual.widgets import (
     Button,
     Checkbox,
@@ -35,6 +41,7 @@ from engine.config import DEVICES, PRECISIONS, SAMPLINGS
 from engine.errors import InputError
 from engine.tasks import REGISTRY
 from engine.tasks.spec import TaskSpec
+from xlt_tui.engine_client import DryRun, DryRunStopped
 from xlt_tui.launch_form import (
     FORM_HPARAMS,
     STAGES,
@@ -42,6 +49,25 @@ from xlt_tui.launch_form import (
     config_choices,
     recent_models,
 )
+from xlt_tui.screens.confirm import ConfirmScreen
+from xlt_tui.widgets.ordered_input import OrderedInput
+
+# Edits closer together than this are one edit: checked once, after the last.
+CHECK_DEBOUNCE_S = 0.3
+# A plan estimated at this or more asks before it starts (issue 15: "a plan
+# that costs hours" should not start on one key).
+CONFIRM_LAUNCH_SECONDS = 3600.0
+
+
+def duration_words(seconds: float) -> str:
+    """3h05m, 12m, 40s: the estimate as the user reads it."""
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
 
 if TYPE_CHECKING:
     from textual import getters
@@ -65,9 +91,10 @@ class LaunchScreen(Screen):
     LaunchScreen #hparams { grid-size: 3; grid-columns: 18 1fr 1fr; height: auto; }
     LaunchScreen #hparams Input { height: 3; }
     LaunchScreen #hparams Label { padding: 1 0 0 0; }
-    LaunchScreen #check {
-        height: auto; max-height: 4; padding: 0 1; background: $boost;
+    LaunchScreen #check-box {
+        height: auto; max-height: 8; background: $boost;
     }
+    LaunchScreen #check { height: auto; width: 1fr; padding: 0 1; }
     LaunchScreen #check.bad { color: $error; }
     LaunchScreen #check.good { color: $success; }
     LaunchScreen Checkbox { margin-top: 1; }
@@ -85,6 +112,12 @@ class LaunchScreen(Screen):
         self.valid = False
         self._loading = False
         self._check_generation = 0
+        self._check_timer: Timer | None = None
+        # The engine's dry-run verdict on the form of generation N.
+        self._verdict: tuple[int, DryRun | None] = (-1, None)
+        self._saved_raw: dict = {}  # the form as opened or last launched
+        self._checked_raw: dict | None = None  # the form the last check read
+        self._launch_when_checked = False
 
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -102,10 +135,10 @@ class LaunchScreen(Screen):
             with Horizontal(classes="row"):
                 with Vertical(classes="field"):
                     yield Label("name")
-                    yield Input(id="name")
+                    yield OrderedInput(id="name")
                 with Vertical(classes="field"):
                     yield Label("model (hub id, local folder or xlt-tiny)")
-                    yield Input(
+                    yield OrderedInput(
                         id="model",
                         suggester=SuggestFromList(
                             recent_models(runs), case_sensitive=False
@@ -121,10 +154,12 @@ class LaunchScreen(Screen):
             with Horizontal(classes="row"):
                 with Vertical(classes="field"):
                     yield Label("multi-task group")
-                    yield Input(id="group-tasks", placeholder="e.g. mnli, squad_v2")
+                    yield OrderedInput(
+                        id="group-tasks", placeholder="e.g. mnli, squad_v2"
+                    )
                 with Vertical(classes="field"):
                     yield Label("group name")
-                    yield Input(id="group-name", placeholder="group")
+                    yield OrderedInput(id="group-name", placeholder="group")
                 with Vertical(classes="field"):
                     yield Label("sampling")
                     yield Select(
@@ -137,7 +172,7 @@ class LaunchScreen(Screen):
             with Horizontal(classes="row"):
                 with Vertical(classes="field"):
                     yield Label("seeds")
-                    yield Input(id="seeds")
+                    yield OrderedInput(id="seeds")
                 with Vertical(classes="field"):
                     yield Label("device")
                     yield Select(
@@ -163,10 +198,20 @@ class LaunchScreen(Screen):
                 for key in FORM_HPARAMS:
                     yield Label(key)
                     for stage in STAGES:
-                        yield Input(id=f"hp-{stage}-{key}")
-            yield Button("Launch (ctrl+l)", id="launch", variant="success")
-        yield Static("", id="check")  # outside the scroll: always in view
+                        yield OrderedInput(id=f"hp-{stage}-{key}")
+            # Not in the focus chain: shift+tab from the top wrapped onto it and
+            # enter launched. The keyboard launches with ctrl+l (or F5).
+            launch = Button("Launch (ctrl+l)", id="launch", variant="success")
+            launch.can_focus = False
+            yield launch
+        # Outside the form's scroll: always in view; long errors wrap and
+        # scroll here, never cut.
+        with VerticalScroll(id="check-box"):
+            yield Static("", id="check")
         yield Footer()
+
+    def on_unmount(self) -> None:
+        self.app.client.stop_dry_runs()  # the TUI ends: nobody waits for them
 
     def on_mount(self) -> None:
         form = self.form
@@ -224,6 +269,8 @@ class LaunchScreen(Screen):
             sl.add_options([Selection(n, n, n in chosen) for n in names])
         self._fill_languages()
         self._loading = False
+        self._saved_raw = copy.deepcopy(self.read_form().to_raw())
+        self.app.unsaved_launch_edits = False  # the form is the file's again
         self.check()
 
     def _fill_languages(self) -> None:
@@ -278,45 +325,92 @@ class LaunchScreen(Screen):
     def _changed(self, event) -> None:
         if self._loading:
             return
+        # Widgets report the load's own values a moment later: only a form
+        # that differs from what was opened (or launched) is unsaved.
+        self.app.unsaved_launch_edits = self.read_form().to_raw() != self._saved_raw
         if getattr(event, "selection_list", None) is not None and (
             event.selection_list.id == "targets"
         ):
             self.read_form()
             self._fill_languages()
-        self.check()
+        if self.read_form().to_raw() == self._checked_raw:
+            return  # e.g. the load's own values: this form is checked already
+        self._schedule_check()
+
+    def _schedule_check(self) -> None:
+        # Every edit outdates the verdict at once; the check itself waits for a
+        # pause in the typing, so a burst of keys costs one check, not one each.
+        self._check_generation += 1
+        self.valid = False
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._check_timer = self.set_timer(CHECK_DEBOUNCE_S, self.check)
 
     def check(self) -> None:
         # A thread worker cannot be stopped mid-way: a newer check outdates it.
+        self._check_timer = None
         self._check_generation += 1
-        self._check_worker(
-            self.read_form().to_raw(), self.form.source, self._check_generation
-        )
+        self.valid = False
+        self.app.client.stop_dry_runs()  # an older form's: outdated
+        raw = self.read_form().to_raw()
+        self._checked_raw = copy.deepcopy(raw)
+        self._check_worker(raw, self.form.source, self._check_generation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="check")
     def _check_worker(self, raw: dict, source: Path, generation: int) -> None:
         from engine.pipeline import make_plan
 
+        client = self.app.client
         try:
-            config = self.app.client.validate(raw, source)
-            s = make_plan(config, self.app.client.workspace).summary()
+            config = client.validate(raw, source)
+            s = make_plan(config, client.workspace).summary()
         except InputError as exc:
             self.app.call_from_thread(self._show_check, False, str(exc), generation)
             return
-        text = (
-            f"ok: {s['stages']} stages, {s['trainings']} trainings to run "
-            f"({s['intermediate_trainings']} intermediate, {s['target_trainings']} "
-            f"target), {s['reused_checkpoints'] + s['reused_target_results']} "
-            f"reused, {s['evaluations']} zero-shot evaluations"
+        text = plan_text(s)
+        self.app.call_from_thread(
+            self._show_check,
+            False,
+            f"{text}; checking what a real start would refuse ...",
+            generation,
+            "pending",
         )
-        self.app.call_from_thread(self._show_check, True, text, generation)
+        try:
+            dry = client.dry_run(raw, source)
+        except DryRunStopped:
+            return  # a newer check is on its way
+        except InputError as exc:
+            self.app.call_from_thread(self._show_check, False, str(exc), generation)
+            return
+        self.app.call_from_thread(self._show_verdict, dry, generation)
 
-    def _show_check(self, ok: bool, text: str, generation: int | None = None) -> None:
+    def _show_verdict(self, dry: DryRun, generation: int) -> None:
+        if generation != self._check_generation:
+            return
+        self._verdict = (generation, dry)
+        if dry.refusals:
+            self._show_check(False, "\n".join(dry.refusals), generation)
+        else:
+            text = plan_text(dry.summary)
+            if dry.total_seconds is not None:
+                text += f"; estimated {duration_words(dry.total_seconds)}"
+            self._show_check(True, text, generation)
+        if self._launch_when_checked:
+            self._launch_when_checked = False
+            self.action_launch()
+
+    def _show_check(
+        self, ok: bool, text: str, generation: int | None = None, state: str = ""
+    ) -> None:
         if generation is not None and generation != self._check_generation:
             return  # an older form's verdict
         self.valid = ok
+        if not ok and state != "pending":
+            self._launch_when_checked = False
         check = self.query_one("#check", Static)
-        check.update(escape(text if ok else f"error: {text}"))
-        check.set_class(not ok, "bad")
+        pending = state == "pending"
+        check.update(escape(text if ok or pending else f"error: {text}"))
+        check.set_class(not ok and not pending, "bad")
         check.set_class(ok, "good")
 
     # -- actions ----------------------------------------------------------------
@@ -335,6 +429,44 @@ class LaunchScreen(Screen):
 
     @on(Button.Pressed, "#launch")
     def action_launch(self) -> None:
+        generation, dry = self._verdict
+        if generation != self._check_generation or dry is None:
+            if self.query_one("#check", Static).has_class("bad"):
+                self.notify("the form has errors (see below)", severity="error")
+                return
+            # The engine's verdict on this form is not in yet: launch when it is.
+            self._launch_when_checked = True
+            if self._check_timer is not None:  # still waiting out the typing
+                self._check_timer.stop()
+                self._check_timer = None
+                self.check()
+            self.notify("checking the config first; it launches when the check passes")
+            return
+        if dry.refusals:
+            self.notify(dry.refusals[0], severity="error", timeout=15)
+            return
+        if (
+            dry.total_seconds is not None
+            and dry.total_seconds >= CONFIRM_LAUNCH_SECONDS
+        ):
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._start_engine()
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"This plan is estimated at [b]"
+                    f"{duration_words(dry.total_seconds)}[/b] "
+                    f"({dry.summary.get('trainings', '?')} trainings). Launch it?",
+                    yes_label="Yes, launch",
+                ),
+                answered,
+            )
+            return
+        self._start_engine()
+
+    def _start_engine(self) -> None:
         form = self.read_form()
         try:
             launched = self.app.client.launch(form.to_raw(), form.source)
@@ -342,5 +474,17 @@ class LaunchScreen(Screen):
             self._show_check(False, str(exc))
             self.notify(str(exc), severity="error", timeout=15)
             return
+        self._saved_raw = copy.deepcopy(form.to_raw())
+        self.app.unsaved_launch_edits = False  # they are the run's config now
         self.notify(f"launched {launched.run_id} (pid {launched.pid})")
         self.app.open_monitor(launched.run_id)
+
+
+def plan_text(s: dict) -> str:
+    """The plan's summary in one line."""
+    return (
+        f"ok: {s['stages']} stages, {s['trainings']} trainings to run "
+        f"({s['intermediate_trainings']} intermediate, {s['target_trainings']} "
+        f"target), {s['reused_checkpoints'] + s['reused_target_results']} "
+        f"reused, {s['evaluations']} zero-shot evaluations"
+    )

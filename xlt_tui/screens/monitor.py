@@ -52,6 +52,7 @@ from xlt_tui.monitor_state import (
 )
 from xlt_tui.tailer import RunTailer, TailBatch
 from xlt_tui.widgets.charts import MetricChart, format_loss, format_lr
+from xlt_tui.widgets.following_log import FollowingLog
 from xlt_tui.widgets.stage_rows import StageRow, StageRows
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ class MonitorScreen(Screen):
                 yield MetricChart("lr", format_lr, id="lr-chart")
             yield DataTable(id="scores", cursor_type="row", zebra_stripes=True)
             yield Static(self.gpu_text, id="gpu-line", classes="line")
-            yield Log(id="log", max_lines=LOG_MAX_LINES)
+            yield FollowingLog(id="log", max_lines=LOG_MAX_LINES)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -604,6 +605,22 @@ class MonitorScreen(Screen):
             self.app.pop_screen()
 
     def action_cancel_run(self) -> None:
+        from xlt_tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._cancel()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Cancel run [b]{self.run_id}[/b]?\n\nIt stops at its next safe "
+                "point; finished stages and scores are kept.",
+                yes_label="Yes, cancel it",
+            ),
+            answered,
+        )
+
+    def _cancel(self) -> None:
         try:
             message = self.app.client.cancel(self.run_id)
         except InputError as exc:

@@ -7,7 +7,18 @@ the baseline, `s` sorts the rows by the cursor's column (again: reversed),
 selector; every view is of one split, named in the status line),
 `f` picks the languages shown, `o` shows the run's overview (average per
 target task), `x` the run's XTREME table (task scores, group scores, overall;
-as `xlt-engine results --xtreme`), `e` exports the view. The panel below the
+as `xlt-engine results --xtreme`), `e` exports the view, `p` switches to the
+colour-blind-safe palette and back, `c` compares two runs or choices
+(screens/compare.py).
+
+Significance (engine.significance): once a target's heatmap is shown, a worker
+thread bootstraps its changes against the baseline (about a second per table
+at 1,000 resamples), meanwhile the legend says "computing intervals…"; the
+result is cached per (run, target, split, languages shown, results, settings).
+Cells then carry plain-character marks that survive NO_COLOR: * a significant
+change, ! a collapsed model, ? no per-example predictions; the legend says
+which correction and how many resamples, and the detail panel shows the
+interval, p, adjusted p, paired examples and the reference levels. The panel below the
 heatmap details the cell under the cursor: each seed's value, mean, std,
 examples, run, the not-comparable reason of a marked cell, and the run's
 provenance (in the XTREME table: what the cell averages).
@@ -33,10 +44,13 @@ from textual.widgets import Select as SelectWidget
 
 from engine.control import LIVE_STATUSES
 from engine.report import splits_in
+from engine.significance import SignificanceSettings
 from xlt_tui.provenance_text import provenance_lines
 from xlt_tui.results_index import ResultsIndex
 from xlt_tui.results_view import (
     AVG,
+    COLOUR_BLIND,
+    DEFAULT_PALETTE,
     DELTA,
     SCORE,
     Grid,
@@ -48,6 +62,8 @@ from xlt_tui.results_view import (
     build_xtreme,
     language_order,
     no_xtreme_message,
+    significance_lines,
+    with_significance,
 )
 from xlt_tui.widgets.heatmap import Heatmap, HeatmapLegend
 
@@ -69,6 +85,19 @@ class ResultsRefreshed(Message):
         super().__init__()
         self.changed = changed
         self.runs = runs
+
+
+class SignificanceComputed(Message):
+    """A target's significance is ready, or failed (from the worker thread)."""
+
+    def __init__(self, key: Any, result: Any, error: str | None) -> None:
+        super().__init__()
+        self.key = key
+        self.result = result  # a TargetSignificance, or None on error
+        self.error = error
+
+
+COMPUTING = "computing intervals…"
 
 
 class LanguageFilter(ModalScreen[list[str] | None]):
@@ -193,7 +222,12 @@ class ResultsScreen(Screen):
         Binding("o", "toggle_overview", "Overview"),
         Binding("x", "toggle_xtreme", "XTREME"),
         Binding("e", "export", "Export"),
+        Binding("p", "toggle_palette", "Palette"),
+        Binding("c", "compare", "Compare"),
     ]
+    # 1,000 resamples: Koehn 2004 section 4 and sacrebleu's --paired-bs default;
+    # Holm over the table (engine.significance.SignificanceSettings says why).
+    significance_settings = SignificanceSettings()
     AUTO_FOCUS = "#results-heatmap"
 
     def __init__(self) -> None:
@@ -215,6 +249,11 @@ class ResultsScreen(Screen):
         self._target_options: list[tuple[str, str]] = []
         self._split_options: list[tuple[str, str]] = []
         self.splits: list[str] = []  # the splits the shown records have
+        self.palette = DEFAULT_PALETTE
+        # (run, target, split, languages, results stamp, settings) -> the
+        # TargetSignificance, or the error text of a failed computation
+        self._significance: dict[Any, Any] = {}
+        self._computing: set[Any] = set()
 
     # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -430,6 +469,7 @@ class ResultsScreen(Screen):
             )
             if self.state.mode == DELTA and not self.view.has_baseline:
                 text = f"run {run_id} has no baseline for {target}: no changes to show"
+        self._dress_grids()
         message.update(text)
         shown = self.view or self.overview or self.xtreme
         message.display = bool(text) and shown is None
@@ -489,9 +529,120 @@ class ResultsScreen(Screen):
         view = self.view
         if view is None or view.empty:
             return ""
+        notes = []
         if view.filtered:
-            return f"avg: the {len(view.shown_languages)} shown"
-        return ""
+            notes.append(f"avg: the {len(view.shown_languages)} shown")
+        found = self._significance.get(self._significance_key(view))
+        if isinstance(found, str):
+            notes.append(f"no intervals: {found}")
+        elif found is None and view.has_baseline:
+            notes.append(COMPUTING)
+        return "  ".join(notes)
+
+    # -- colours and significance -------------------------------------------
+    def _dress_grids(self) -> None:
+        """The palette and theme on every grid; the significance marks on the
+        heatmap (computed in a worker when not cached)."""
+        palette, dark = self.palette, bool(self.app.current_theme.dark)
+        if self.overview is not None:
+            self.overview = replace(self.overview, palette=palette, dark=dark)
+        if self.xtreme is not None:
+            self.xtreme = replace(self.xtreme, palette=palette, dark=dark)
+        if self.view is None:
+            return
+        self.view = replace(self.view, palette=palette, dark=dark)
+        if self.view.empty or not self.view.has_baseline:
+            return
+        key = self._significance_key(self.view)
+        found = self._significance.get(key)
+        if found is None:
+            self._compute_significance(key, self.view)
+        elif not isinstance(found, str):
+            self.view = with_significance(self.view, found)
+
+    def _significance_key(self, view: ResultsView) -> Any:
+        run_id, target = view.run_id, view.target
+        return (
+            run_id,
+            target,
+            view.split,
+            tuple(view.shown_languages),
+            self._index.stamp(run_id, target),
+            self.significance_settings,
+        )
+
+    def _compute_significance(self, key: Any, view: ResultsView) -> None:
+        # One bootstrap at a time: while a live run adds results, the table
+        # changes faster than it is bootstrapped; the newest is done next.
+        if self._computing:
+            return
+        self._computing.add(key)
+        shown = set(view.shown_languages)
+        records = [
+            r
+            for r in self._index.records(view.run_id, view.target)
+            if r["language"] in shown  # the average is over the shown ones
+        ]
+        self._significance_worker(key, records, view.target, view.split)
+
+    @work(thread=True, group="results-significance", exit_on_error=False)
+    def _significance_worker(
+        self, key: Any, records: list[dict[str, Any]], target: str, split: str
+    ) -> None:
+        from engine.significance import target_significance
+
+        try:
+            sig = target_significance(
+                records,
+                self.app.client.workspace,
+                target,
+                split,
+                self.significance_settings,
+            )
+        except Exception as exc:  # unreadable predictions: say so, keep going
+            self.post_message(SignificanceComputed(key, None, str(exc)))
+            return
+        self.post_message(SignificanceComputed(key, sig, None))
+
+    def on_significance_computed(self, message: SignificanceComputed) -> None:
+        self._computing.discard(message.key)
+        self._significance[message.key] = (
+            message.error if message.result is None else message.result
+        )
+        while len(self._significance) > 32:  # oldest first: a bounded cache
+            del self._significance[next(iter(self._significance))]
+        if message.error is not None:
+            self.notify(f"significance: {message.error}", severity="warning")
+        if self.view is not None:
+            current = self._significance_key(self.view)
+            if current == message.key or current not in self._significance:
+                self._sync(force=True)  # show it, or start the table shown now
+
+    def action_toggle_palette(self) -> None:
+        self.palette = (
+            COLOUR_BLIND if self.palette == DEFAULT_PALETTE else DEFAULT_PALETTE
+        )
+        self.notify(f"palette: {self.palette}", timeout=2)
+        self._sync(force=True)
+
+    def action_compare(self) -> None:
+        from xlt_tui.screens.compare import CompareScreen
+
+        records = [
+            r for run_id in self._index.run_ids() for r in self._index.records(run_id)
+        ]
+        if not records:
+            self.notify("no results to compare yet", timeout=3)
+            return
+        self.app.push_screen(
+            CompareScreen(
+                records,
+                self.app.client.workspace,
+                self.significance_settings,
+                run_id=self.state.run_id,
+                split=(self.view.split if self.view else None),
+            )
+        )
 
     def _update_status(self) -> None:
         status = self.query_one("#results-status", Static)
@@ -542,6 +693,16 @@ class ResultsScreen(Screen):
         text = Text(lines[0], style="bold")
         for line in lines[1:]:
             text.append("\n" + line)
+        view = self.view
+        if view is not None and view.significance is not None and here:
+            for line in significance_lines(view, here[0], here[1]):
+                text.append("\n" + line)
+        elif view is not None and view.has_baseline:
+            found = self._significance.get(self._significance_key(view))
+            text.append(
+                "\n" + (COMPUTING if found is None else f"no intervals: {found}"),
+                style="dim",
+            )
         self._append_provenance(text)
         detail.update(text)
 
@@ -726,12 +887,20 @@ class ResultsScreen(Screen):
 
     @work(thread=True, group="results-export", exit_on_error=False)
     def _export(self, view: ResultsView | XtremeView, ext: str) -> None:
-        from xlt_tui.export import FORMATS, export_view
+        from xlt_tui.export import (
+            ENGINE_EXPORTS,
+            FORMATS,
+            export_view,
+            export_with_engine,
+        )
 
         workspace = self.app.client.workspace
         try:
-            exts = list(FORMATS) if ext == "all" else [ext]
-            paths = [export_view(view, workspace, e) for e in exts]
+            if ext in ENGINE_EXPORTS:  # drawn by `xlt-engine` in a child process
+                paths = export_with_engine(ext, view, workspace)
+            else:
+                exts = list(FORMATS) if ext == "all" else [ext]
+                paths = [export_view(view, workspace, e) for e in exts]
         except Exception as exc:  # a full disk, a bad folder: tell, don't crash
             self.app.call_from_thread(
                 self.notify, f"export failed: {exc}", severity="error", timeout=8

@@ -91,9 +91,11 @@ class RunsScreen(Screen):
         empty.display = True
 
     def show_runs(self, records: list[dict[str, Any]]) -> None:
+        # The cursor follows its run, not its row: read the id before the new
+        # records (a run added on top shifts every row down).
+        selected = self.selected_id()
         self.records = list(reversed(records))  # newest first
         table = self.query_one(DataTable)
-        selected = self.selected_id()
         now = time.time()
         rows = [self._cells(r, now) for r in self.records]
         if rows != self._shown_rows:  # only a change redraws the table
@@ -157,9 +159,12 @@ class RunsScreen(Screen):
             f"intermediate: {', '.join(cfg.get('intermediate', [])) or '-'}   "
             f"targets: {', '.join(cfg.get('targets', [])) or '-'}",
         ]
-        if r.get("error"):
-            lines.append(f"[red]error:[/red] {r['error']}")
         text = Text.from_markup("\n".join(lines))
+        if r.get("error"):
+            # The engine's own line may carry the CLI's "error:" label already.
+            message = str(r["error"]).removeprefix("error:").strip()
+            text.append("\nerror: ", style="red")
+            text.append(message)  # plain text: brackets in paths stay
         for line in provenance_lines(r.get("provenance")):  # plain text: no markup
             text.append("\n" + line, style="dim")
         detail.update(text)
@@ -179,23 +184,49 @@ class RunsScreen(Screen):
         rid = self.selected_id()
         if rid is None:
             return
-        try:
-            self.notify(self.app.client.cancel(rid))
-        except InputError as exc:
-            self.notify(str(exc), severity="error")
-        self.refresh_runs()
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.notify(self.app.client.cancel(rid))
+            except InputError as exc:
+                self.notify(str(exc), severity="error")
+            self.refresh_runs()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Cancel run [b]{rid}[/b]?\n\nIt stops at its next safe point; "
+                "finished stages and scores are kept.",
+                yes_label="Yes, cancel it",
+            ),
+            answered,
+        )
 
     def action_relaunch(self) -> None:
         rid = self.selected_id()
         if rid is None:
             return
-        try:
-            launched = self.app.client.relaunch(rid)
-        except InputError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
-            return
-        self.notify(f"launched {launched.run_id} (pid {launched.pid})")
-        self.app.open_monitor(launched.run_id)
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                launched = self.app.client.relaunch(rid)
+            except InputError as exc:
+                self.notify(str(exc), severity="error", timeout=10)
+                return
+            self.notify(f"launched {launched.run_id} (pid {launched.pid})")
+            self.app.open_monitor(launched.run_id)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Relaunch run [b]{rid}[/b]?\n\nA new run starts with the same "
+                "config; stages already computed are reused.",
+                yes_label="Yes, relaunch",
+            ),
+            answered,
+        )
 
     def action_delete_run(self) -> None:
         r = self.selected()

@@ -3,7 +3,9 @@ the legend that says what the colours mean.
 
 Cells are coloured blocks (no padding between them) with black or white text,
 whichever reads on the colour; a cell whose number is not comparable carries
-its mark (†) in the text itself, so it shows without colour (NO_COLOR) too.
+its mark (†) in the text itself, so it shows without colour (NO_COLOR) too, as
+do the significance marks (* significant, ! collapsed, ? no predictions;
+results_view.with_significance) and the legend lines that explain them.
 The cursor is drawn in the theme's cursor colour over the cell, so it stays
 visible on any colour. Rebuilding with a new
 grid keeps the cursor on the same row and column names where they still exist.

@@ -1,0 +1,101 @@
+"""A Ray worker: an actor that runs the stages its driver hands it.
+
+The Ray counterpart of engine.executors.worker: it builds the same stage
+environment (engine.executors.worker._environment) on the device Ray gave it,
+and reports events and scores through a Ray queue the driver drains; how a
+stage ended is the return value of `run`. The driver (`xlt-engine run`) stays
+the single writer of the store and the event stream.
+
+Imported by Ray's worker processes on every node, so it must stay importable
+without Ray on the driver's side of the import (the class is wrapped with
+`ray.remote` by engine.executors.ray_executor) and without torch until
+`setup` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import traceback
+from typing import Any
+
+from engine.executors.worker import WorkerSpec
+
+
+class WorkspaceNotVisible(Exception):
+    """This node does not see the driver's workspace (not on shared storage)."""
+
+
+class StageActor:
+    """One slot of the cluster: a GPU (or `gpus_per_stage` of them), or CPUs."""
+
+    def __init__(
+        self, spec: WorkerSpec, queue: Any, slot: int, token_file: str, token: str
+    ):
+        self.spec = spec
+        self.queue = queue
+        self.slot = slot
+        self.token_file = token_file
+        self.token = token
+        self.stop_event = threading.Event()
+        self.env: Any = None
+        self.label = ""
+
+    def setup(self) -> dict[str, Any]:
+        """Check the workspace, build the environment; what the driver shows."""
+        host = socket.gethostname()
+        try:
+            with open(self.token_file, encoding="utf-8") as f:
+                seen = f.read()
+        except OSError as exc:
+            seen = f"({exc.strerror})"
+        if seen != self.token:
+            state = "missing" if seen.startswith("(") else "another one"
+            raise WorkspaceNotVisible(
+                f"the Ray worker on {host} does not see the workspace "
+                f"{self.spec.workspace_root} (its check file "
+                f"{self.token_file} is {state} there): put the workspace on "
+                "storage every node mounts at the same path (NFS, a cluster "
+                "file system) and pass it with -w"
+            )
+        import ray
+
+        gpus = [str(g) for g in ray.get_runtime_context().get_accelerator_ids()["GPU"]]
+        self.label = (
+            f"{host}:cuda:{'+'.join(gpus)}" if gpus else f"{host}:cpu{self.slot}"
+        )
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from engine.executors.worker import _environment
+
+        self.env = _environment(self.spec, self._send, self.stop_event)
+        return {"pid": os.getpid(), "host": host, "device": self.label}
+
+    def _send(self, *message: Any) -> None:
+        if message[0] == "event" and "device" in message[2]:
+            message[2]["device"] = self.label  # the cluster's name, not cuda:0
+        self.queue.put((self.slot, *message))
+
+    def run(self, stage: Any) -> tuple:
+        """Execute `stage`: ("done", info) or ("failed", why, message, traceback)."""
+        from engine.errors import Cancelled, InputError
+        from engine.stages import execute_stage
+
+        try:
+            return ("done", execute_stage(stage, self.env))
+        except Cancelled as exc:
+            return ("failed", "cancelled", str(exc), "")
+        except InputError as exc:
+            return ("failed", "input", str(exc), "")
+        except Exception as exc:  # noqa: BLE001 - the driver decides
+            return (
+                "failed",
+                "error",
+                f"{type(exc).__name__}: {exc}",
+                traceback.format_exc(),
+            )
+
+    def stop(self) -> None:
+        """Stop the running stage at its next safe point (runs beside `run`:
+        the actor is created with two threads)."""
+        self.stop_event.set()
