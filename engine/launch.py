@@ -59,6 +59,8 @@ from engine.runinfo import (
     provenance,
 )
 from engine.store import Store
+from engine.trackers import check_installed, open_trackers
+from engine.trackers.base import RunStart
 from engine.workspace import Workspace
 
 
@@ -379,6 +381,7 @@ def execute(
     config, plan, workspace = prepared.config, prepared.plan, prepared.workspace
     if config.executor != "ray":  # (a cluster's devices are the cluster's)
         check_device(config)
+    check_installed(config.report, config.source_file)
     store = Store(workspace)
     if starting is None:
         _check_unused(store, workspace, run_id)
@@ -469,6 +472,22 @@ def execute(
         for listener in listeners:
             events.listeners.append(listener)
         runner.events = events
+        # [report] to: the run's metrics also go to TensorBoard, MLflow, W&B;
+        # from the driver only, which hears every worker's events.
+        trackers = open_trackers(
+            config.report,
+            RunStart(
+                run_id=run_id,
+                name=config.name,
+                workspace=workspace.root,
+                config=record["config"],
+                config_toml=tomli_w.dumps(record["config"]),
+                provenance=record["provenance"],
+            ),
+            lambda message: events.emit("warning", message=message),
+        )
+        if trackers is not None:
+            events.listeners.append(trackers)
         events.emit(
             "run_start",
             run_id=run_id,

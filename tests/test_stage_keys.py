@@ -226,6 +226,8 @@ GENERATION_CHANGES = {
     "stop_sequences": 'stop_sequences = ["\\nclass"]',
     "strip_prompt": "strip_prompt = false",
     "seed": "seed = 7",
+    "greedy": "greedy = false",
+    "backend": 'backend = "transformers"',
 }
 
 

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,10 +121,14 @@ class EngineClient:
             registered = self.store.get_run(run_id)
             if registered is not None:
                 return registered  # the engine wrote it between our two reads
+        # Cancelled before the engine wrote its record (it installs its
+        # signal handler only then): the SIGTERM ended the interpreter, which
+        # is the user's cancel, not a failure.
+        cancelled = not alive and launch.get("cancel_requested_at") is not None
         return {
             "id": run_id,
             "name": launch.get("name", ""),
-            "status": "starting" if alive else "failed",
+            "status": "starting" if alive else "cancelled" if cancelled else "failed",
             "started_at": launch.get("started_at"),
             "ended_at": None if alive else _mtime(self.launch_output_path(run_id)),
             "pid": launch["pid"],
@@ -132,7 +137,7 @@ class EngineClient:
             "config_file": launch.get("config_file"),
             "stages_done": 0,
             "stages_total": None,
-            "error": None if alive else self._never_started(run_id),
+            "error": None if alive or cancelled else self._never_started(run_id),
             "launch_only": True,
         }
 
@@ -238,7 +243,21 @@ class EngineClient:
         record = self.run(run_id)
         if record is None:
             raise InputError(f"no run '{run_id}' in this workspace")
+        if record.get("launch_only") and record["status"] in LIVE_STATUSES:
+            self._note_cancel(run_id)
         return request_stop(record)
+
+    def _note_cancel(self, run_id: str) -> None:
+        """Mark the launch record as cancelled by the user, so a process that
+        the SIGTERM ends before the engine registered the run reads as
+        cancelled, not failed."""
+        path = self.workspace.launch_record(run_id)
+        try:
+            launch = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return  # nothing to mark: the status falls back to the process's
+        launch["cancel_requested_at"] = time.time()
+        write_text_atomic(path, json.dumps(launch))
 
     def delete(self, run_id: str) -> None:
         """Remove a run's record, results, events and launch files. Checkpoints

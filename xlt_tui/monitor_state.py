@@ -10,6 +10,7 @@ wrong type is counted in `malformed_events` and skipped, never fatal.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import deque
@@ -17,12 +18,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from xlt_tui.score_text import score_text
+
 MAX_POINTS = 2000
 MAX_NOTICES = 500
 # The overall ETA of stages running side by side: remaining work over the
 # aggregate rate of the last RATE_WINDOW_S seconds (see MonitorState.overall_eta).
 RATE_WINDOW_S = 120.0
 MIN_RATE_SPAN_S = 20.0
+# The overall ETA of one stage at a time: work left over an exponential moving
+# average of the work rate, one sample per RATE_SAMPLE_S at least, weighted by
+# 1 - exp(-dt / RATE_EMA_TAU_S). Not the lifetime mean (time spent / progress):
+# that counts the model load and tokenising before the first step as training
+# time and halves within seconds once steps arrive. A tau of a minute is our
+# choice (no source): long enough to average out evaluation pauses between
+# steps, short enough to follow a change of stage.
+RATE_SAMPLE_S = 1.0
+RATE_EMA_TAU_S = 60.0
 
 # What changed since the screen last looked (see MonitorState.take_changes).
 RUN = "run"  # run_start, header, plan
@@ -168,6 +180,10 @@ class MonitorState:
         self._stages: dict[str, StageProgress] = {}  # every stage seen, by id
         # (t, trained work done in stage units) for the parallel overall ETA.
         self._work: deque[tuple[float, float]] = deque()
+        # (t, work) of the last rate sample, and the smoothed work rate
+        # (stage units per second) for the overall ETA.
+        self._rate_point: tuple[float, float] | None = None
+        self.rate_ema: float | None = None
         self.stages_done = 0
         self.trained_done = 0  # finished stages that were not reused
         self.reused_seen = 0  # reused stages seen start (when there is no plan)
@@ -312,6 +328,7 @@ class MonitorState:
             stage.lr.append(lr)
         stage.samples_per_s = _float(e.get("samples_per_s"))
         stage.tokens_per_s = _float(e.get("tokens_per_s"))
+        self._note_rate(stage.eta_t)
         if self.max_running > 1:
             self._note_work(stage.eta_t)
         self._changes.update((STAGE, SERIES) if stage is self.stage else (STAGE,))
@@ -456,6 +473,26 @@ class MonitorState:
         "run_end": _on_run_end,
     }
 
+    def _note_rate(self, t: float | None) -> None:
+        """Fold the work done since the last sample into rate_ema."""
+        if t is None:
+            return
+        if self._rate_point is None:
+            self._rate_point = (t, self.trained_done + self._running_progress())
+            return
+        t0, w0 = self._rate_point
+        dt = t - t0
+        if dt < RATE_SAMPLE_S:
+            return  # (checked first: thousands of steps a second are cheap)
+        work = self.trained_done + self._running_progress()
+        rate = max(0.0, work - w0) / dt
+        if self.rate_ema is None:
+            self.rate_ema = rate
+        else:
+            weight = 1.0 - math.exp(-dt / RATE_EMA_TAU_S)
+            self.rate_ema += weight * (rate - self.rate_ema)
+        self._rate_point = (t, work)
+
     def _note_work(self, t: float | None) -> None:
         """Record the trained work done at `t`, for the parallel overall ETA
         (from the moment stages run side by side: one at a time, the
@@ -525,9 +562,12 @@ class MonitorState:
         return max(0.0, now - self.started_t)
 
     def overall_eta(self, now: float) -> float | None:
-        """Seconds left in the run: time spent training so far, scaled by what
-        is left to train. With stages side by side, what is left over the
-        recent aggregate rate instead (see _parallel_eta)."""
+        """Seconds left in the run: the trained work left over the smoothed
+        work rate (see RATE_EMA_TAU_S), counted down since its last sample;
+        before a rate is measured, time spent training so far scaled by what
+        is left. With stages side by side, what is left over the recent
+        aggregate rate instead (see _parallel_eta). Never less than the
+        running stage's own ETA: the run cannot end before that stage."""
         if self.run_end is not None:
             return None
         progress = self.overall_progress()
@@ -535,10 +575,16 @@ class MonitorState:
         if progress is None or start is None or progress < 1e-3:
             return None
         spent = max(0.0, now - start)
-        lifetime = spent * (1.0 - progress) / progress
+        estimate = spent * (1.0 - progress) / progress
+        if self.rate_ema and self._rate_point is not None:
+            total = self.trained_total or 0
+            left = max(0.0, total - (self.trained_done + self._running_progress()))
+            since = max(0.0, now - self._rate_point[0])
+            estimate = max(0.0, left / self.rate_ema - since)
         if not self.parallel:
-            return lifetime
-        return self._parallel_eta(now, lifetime)
+            stage_eta = self.stage_eta(now)
+            return max(estimate, stage_eta) if stage_eta is not None else estimate
+        return self._parallel_eta(now, estimate)
 
     def _parallel_eta(self, now: float, lifetime: float) -> float:
         """The work left (in stages, each stage one unit as in the overall
@@ -610,7 +656,7 @@ def _describe_stage_end(e: dict[str, Any]) -> str:
     # validation_accuracy: what earlier runs named it.
     score = _float(e.get("validation_score", e.get("validation_accuracy")))
     if score is not None:
-        parts.append(f"validation {percent(score)}")
+        parts.append(f"validation {score_text(score, _str(e.get('metric')))}")
     return " ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if parts[2:] else "")
 
 
@@ -677,10 +723,6 @@ def duration(seconds: float | None) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
-
-
-def percent(value: float | None, digits: int = 1) -> str:
-    return "--" if value is None else f"{100 * value:.{digits}f}"
 
 
 def rate(value: float | None) -> str:

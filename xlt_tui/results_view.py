@@ -60,6 +60,7 @@ from engine.report import (
 )
 from engine.xtreme_report import METRIC as XTREME_METRIC
 from engine.xtreme_report import OVERALL, caption, xtreme_pivot
+from xlt_tui.score_text import score_text
 
 if TYPE_CHECKING:  # engine.significance loads numpy: only where it is used
     from engine.significance import TargetSignificance
@@ -792,8 +793,9 @@ class XtremeDetail(CellDetail):
     def lines(self) -> list[str]:
         first, seeds, summary = super().lines()[:3]
         if not self.seeds and self.values:  # seeds not told apart: values only
-            k = metric_scale(self.metric)
-            seeds = "per seed: " + "  ".join(f"{v * k:.1f}" for v in self.values)
+            seeds = "per seed: " + "  ".join(
+                score_text(v, self.metric) for v in self.values
+            )
         out = [first, seeds, summary, self.averages]
         return out + ([self.marks_line()] if self.not_comparable else [])
 

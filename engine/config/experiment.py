@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.config.generation import GenerationSettings
 from engine.config.hparams import StageHparams
-from engine.config.schema import ControlsTable, GroupTable
+from engine.config.schema import ControlsTable, GroupTable, ReportTable
 from engine.tasks import REGISTRY, get_task
 from engine.tasks.kinds import CAUSAL_LM, kind_info
 from engine.tasks.spec import HubSource, LocalSource, TaskSpec
@@ -73,6 +73,8 @@ class ExperimentConfig:
     """The Ray cluster to join; None: one started for the run, here."""
     gpus_per_stage: int = 1
     """Devices that train one stage together (torch DDP, engine.distributed)."""
+    report: ReportTable = field(default_factory=ReportTable)
+    """[report]: trackers the run's live metrics go to (engine.trackers)."""
 
     def task(self, name: str) -> TaskSpec:
         return get_task(name, self.tasks)
@@ -147,6 +149,8 @@ class ExperimentConfig:
             out["targets_training"] = dict(self.targets_training)
         if self.prompt_format != "native":
             out["prompt_format"] = self.prompt_format
+        if self.report != ReportTable():
+            out["report"] = self.report.model_dump(mode="json", exclude_defaults=True)
         if self.controls != ControlsTable():
             out["controls"] = self.controls.model_dump(exclude_defaults=True)
         if self.groups:

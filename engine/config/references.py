@@ -159,6 +159,7 @@ class _Resolver:
             prompt_format=f.prompt_format,
             controls=self.controls(f, groups),
             trust_remote_code=f.trust_remote_code,
+            report=f.report,
         )
 
     # -- roles, languages, groups, family -------------------------------------

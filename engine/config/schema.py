@@ -257,6 +257,48 @@ class ControlsTable(Table):
     )
 
 
+# Trackers a run's live metrics can go to (engine.trackers); each needs its
+# own optional extra, pip install 'xlt[<name>]'.
+Tracker = Literal["tensorboard", "mlflow", "wandb"]
+TRACKERS: tuple[Tracker, ...] = get_args(Tracker)
+Trackers = Annotated[tuple[Tracker, ...], STRING_AS_LIST, LISTED_ONCE]
+WandbMode = Literal["offline", "online", "disabled"]
+
+
+class ReportTable(Table):
+    """[report]: trackers that receive the run's live metrics, besides its own
+    events.jsonl. Off by default; a tracker that fails mid-run is dropped with
+    a warning, never failing the run."""
+
+    to: Trackers = Field(
+        (),
+        description="Trackers to forward to: tensorboard, mlflow, wandb "
+        "(each an optional extra: pip install 'xlt[tensorboard]').",
+    )
+    tensorboard_dir: Text | None = Field(
+        None,
+        description="TensorBoard log folder; relative to the workspace "
+        "(default: runs/<id>/tensorboard in the workspace).",
+    )
+    # A file store in the workspace: nothing leaves the machine unless the
+    # user names a server.
+    mlflow_tracking_uri: Text | None = Field(
+        None,
+        description="MLflow tracking URI, or a folder relative to the "
+        "workspace (default: the file store mlruns/ in the workspace).",
+    )
+    mlflow_experiment: Text | None = Field(
+        None, description="MLflow experiment name (default: the run's name)."
+    )
+    wandb_project: Text = Field("xlt", description="W&B project.")
+    # offline by default: wandb's own default (online) would send the run to
+    # wandb.ai and stop for a login on a box without one; `wandb sync` uploads
+    # an offline run later (wandb docs, "Track experiments offline").
+    wandb_mode: WandbMode = Field(
+        "offline", description="W&B mode: offline (default), online, disabled."
+    )
+
+
 class ExperimentFile(Table):
     """An experiment file as written: what to train, in which order, and how."""
 
@@ -370,6 +412,9 @@ class ExperimentFile(Table):
         False,
         description="Load models whose folder ships its own Python code "
         "(config.json auto_map), running that code; recorded in the run.",
+    )
+    report: ReportTable = Field(
+        default_factory=ReportTable, description="[report] live-metric trackers"
     )
 
     @field_validator("devices")

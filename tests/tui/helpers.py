@@ -25,3 +25,31 @@ def table_text(table) -> list[list[str]]:
         [str(getattr(c, "plain", c)) for c in table.get_row_at(i)]
         for i in range(table.row_count)
     ]
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, line by line, as plain text (read from the
+    app's SVG screenshot, the same picture the snapshot tests store)."""
+    return svg_text(app.export_screenshot())
+
+
+def svg_text(svg: str) -> str:
+    """Each <text> run placed at its column (Textual's SVG puts a cell every
+    12.2 px), so gaps between runs read as spaces."""
+    import html
+    import re
+
+    cell = 12.2
+    rows: dict[float, list[str]] = {}
+    for x, y, body in re.findall(
+        r'<text class="terminal-[^"]*"[^>]*?\bx="([\d.]+)"[^>]*?\by="([\d.]+)"'
+        r"[^>]*>(.*?)</text>",
+        svg,
+    ):
+        line = rows.setdefault(float(y), [])
+        start = round(float(x) / cell)
+        for offset, char in enumerate(html.unescape(body).replace("\xa0", " ")):
+            column = start + offset
+            line.extend(" " * (column + 1 - len(line)))
+            line[column] = char
+    return "\n".join("".join(rows[y]).rstrip() for y in sorted(rows))

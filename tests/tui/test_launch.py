@@ -199,3 +199,86 @@ async def test_a_plan_of_hours_asks_before_it_launches(tmp_path, monkeypatch):
         await pilot.press("n")
         await pilot.pause(0.2)
         assert launched == []
+
+
+def _languages_of(app, target: str) -> list[str]:
+    from textual.widgets import SelectionList
+
+    sl = app.screen.query_one("#languages", SelectionList)
+    return [lang for t, lang in sl.selected if t == target]
+
+
+async def test_unticking_and_reticking_a_target_keeps_its_languages(tmp_path):
+    """Issue 15 item 6: a target ticked again had no languages at all."""
+    from textual.widgets import SelectionList
+
+    app = XltApp(Workspace.open(tmp_path / "ws"), config_file=DEMO_CONFIG)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        targets = app.screen.query_one("#targets", SelectionList)
+        target = "demo-sentiment"
+        before = _languages_of(app, target)
+        assert len(before) >= 2
+        # Leave one language out, then untick and tick the target again.
+        languages = app.screen.query_one("#languages", SelectionList)
+        languages.deselect((target, before[-1]))
+        await pilot.pause(0.1)
+        targets.deselect(target)
+        await pilot.pause(0.2)
+        assert _languages_of(app, target) == []
+        targets.select(target)
+        await wait_until(
+            pilot,
+            lambda: _languages_of(app, target) == before[:-1],
+            describe=lambda: _languages_of(app, target),
+        )
+        assert app.screen.read_form().languages[target] == before[:-1]
+
+        # "none", then "all", for every target's languages at once.
+        await pilot.click("#languages-none")
+        await pilot.pause(0.1)
+        assert languages.selected == []
+        await pilot.click("#languages-all")
+        await pilot.pause(0.1)
+        assert _languages_of(app, target) == before
+        assert app.screen.read_form().languages[target] == before
+
+
+async def test_an_edit_outdates_the_plan_line_and_new_runs_join_the_open_list(
+    tmp_path,
+):
+    """Issue 15 item 6: the plan line kept the last verdict while the edited
+    form waited for its check, and the list of earlier runs' configs was the
+    one read when the screen was first built."""
+    import shutil
+
+    from textual.widgets import Select
+
+    from engine.store import Store
+    from tests.tui.conftest import T0, run_record
+
+    ws = Workspace.open(tmp_path / "ws")
+    app = XltApp(ws, config_file=DEMO_CONFIG)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        generation = app.screen._check_generation
+        app.screen.query_one("#seeds", Input).value = "1,2"
+        await wait_until(pilot, lambda: app.screen._check_generation > generation)
+        # From the edit on, never the old form's plan (8 stages for one seed).
+        assert not app.screen.valid
+        assert "8 stages" not in check_text(app)
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))
+        assert "16 stages" in check_text(app)
+
+        run_id = "20261126-100000-demo-f00d"
+        Store(ws.store_path).create_run(run_record(run_id, "finished", T0, 60))
+        ws.run_config(run_id).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DEMO_CONFIG, ws.run_config(run_id))
+        await pilot.press("1")  # Runs, then back to Launch
+        await pilot.pause(0.2)
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        select = app.screen.query_one("#open-select", Select)
+        labels = [str(prompt) for prompt, _ in select._options]
+        assert f"run: {run_id}" in labels
+        await wait_until(pilot, lambda: check_text(app).startswith("ok"))

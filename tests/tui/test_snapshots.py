@@ -148,3 +148,21 @@ def test_monitor_of_two_stages_running_side_by_side(
         await pilot.pause(1.0)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_monitor_of_a_finished_run_without_colour(
+    snap_compare, tmp_path, monkeypatch, size
+):
+    """NO_COLOR: the loss and learning-rate bars carry the values by shape,
+    the lowest point included (issue 15 item 6)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def before(pilot):
+        await settle(pilot, 0.3)
+        pilot.app.open_monitor(FINISHED)
+        await pilot.pause(1.0)
+
+    assert snap_compare(
+        make_app(tmp_path, "runs"), terminal_size=size, run_before=before
+    )

@@ -35,6 +35,7 @@ from engine.significance import (
 )
 from engine.significance import compare_pairs as compare_pairs_of
 from engine.workspace import Workspace
+from xlt_tui.score_text import score_text
 
 Record = dict[str, Any]
 Pair = ComparePair
@@ -109,8 +110,8 @@ def comparison_table_rows(
         out.append(
             (
                 *head,
-                f"{row['a_value'] * k:.1f}",
-                f"{row['b_value'] * k:.1f}",
+                score_text(row["a_value"], metrics.get(row["target"], "")),
+                score_text(row["b_value"], metrics.get(row["target"], "")),
                 f"{row['delta'] * k:+.1f} [{row['ci_low'] * k:+.1f}, "
                 f"{row['ci_high'] * k:+.1f}]{mark}",
                 f"{row['p']:.3f} ({row['p_adjusted']:.3f})",

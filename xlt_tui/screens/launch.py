@@ -87,6 +87,9 @@ class LaunchScreen(Screen):
     LaunchScreen Label { color: $text-muted; }
     LaunchScreen SelectionList { height: 8; width: 1fr; }
     LaunchScreen #languages { height: 6; }
+    LaunchScreen #languages-head { height: 1; }
+    LaunchScreen #languages-head Label { width: 1fr; }
+    LaunchScreen #languages-head Button { margin-left: 1; min-width: 6; }
     LaunchScreen #open-select { width: 1fr; }
     LaunchScreen #hparams { grid-size: 3; grid-columns: 18 1fr 1fr; height: auto; }
     LaunchScreen #hparams Input { height: 3; }
@@ -118,16 +121,21 @@ class LaunchScreen(Screen):
         self._saved_raw: dict = {}  # the form as opened or last launched
         self._checked_raw: dict | None = None  # the form the last check read
         self._launch_when_checked = False
+        # The languages of targets unticked in this form, so ticking one
+        # again brings back what it had (not none).
+        self._unticked_languages: dict[str, list[str]] = {}
+        self._config_options: list[tuple[str, str]] = []  # the open list's
 
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
         runs = self.app.client.runs()
         choices = config_choices(self.app.client.workspace, runs)
+        self._config_options = [(c.label, str(c.path)) for c in choices]
         yield Header()
         with VerticalScroll():
             with Horizontal(classes="row"):
                 yield Select(
-                    [(c.label, str(c.path)) for c in choices],
+                    self._config_options,
                     prompt="open a sample config or an earlier run's config",
                     id="open-select",
                 )
@@ -167,7 +175,10 @@ class LaunchScreen(Screen):
                         id="group-sampling",
                         allow_blank=False,
                     )
-            yield Label("languages evaluated per target (all by default)")
+            with Horizontal(id="languages-head"):
+                yield Label("languages evaluated per target (all by default)")
+                yield Button("all", id="languages-all", compact=True)
+                yield Button("none", id="languages-none", compact=True)
             yield SelectionList(id="languages")
             with Horizontal(classes="row"):
                 with Vertical(classes="field"):
@@ -222,6 +233,28 @@ class LaunchScreen(Screen):
                 self.notify(str(exc), severity="error", timeout=15)
         self.load_form(form)
 
+    def on_screen_resume(self) -> None:
+        """Back from another screen: runs may have started or ended since, so
+        the earlier runs' configs and the plan (what is reused) are read
+        again."""
+        if not self.is_mounted or self._loading:
+            return
+        self._refresh_config_choices()
+        if self._checked_raw is not None:
+            self.check()
+
+    def _refresh_config_choices(self) -> None:
+        select = self.query_one("#open-select", Select)
+        choices = config_choices(self.app.client.workspace, self.app.client.runs())
+        options = [(c.label, str(c.path)) for c in choices]
+        if options == self._config_options:
+            return
+        self._config_options = options
+        value = select.value
+        select.set_options(options)
+        if value is not Select.NULL and any(v == value for _, v in options):
+            select.value = value
+
     # -- form <-> widgets -------------------------------------------------------
     def _tasks(self) -> dict[str, TaskSpec]:
         return {**REGISTRY, **self.custom_tasks}
@@ -229,6 +262,7 @@ class LaunchScreen(Screen):
     def load_form(self, form: LaunchForm) -> None:
         self._loading = True
         self.form = form
+        self._unticked_languages = {}
         if form.base:
             try:
                 from engine.config import parse_config
@@ -304,10 +338,7 @@ class LaunchScreen(Screen):
         f.group_sampling = str(self.query_one("#group-sampling", Select).value)
         f.intermediate = list(self.query_one("#intermediate", SelectionList).selected)
         f.targets = list(self.query_one("#targets", SelectionList).selected)
-        langs: dict[str, list[str]] = {t: [] for t in f.targets}
-        for target, lang in self.query_one("#languages", SelectionList).selected:
-            langs.setdefault(target, []).append(lang)
-        f.languages = langs
+        f.languages = self._read_languages(f.targets, f.languages)
         f.hparams = {
             stage: {
                 key: self.query_one(f"#hp-{stage}-{key}", Input).value
@@ -316,6 +347,38 @@ class LaunchScreen(Screen):
             for stage in STAGES
         }
         return f
+
+    def _read_languages(
+        self, targets: list[str], before: dict[str, list[str]]
+    ) -> dict[str, list[str]]:
+        """Each target's ticked languages. A target just ticked has no
+        options in the list yet: it keeps what it had when it was unticked,
+        else it is left out (all its languages, the engine's default)."""
+        sl = self.query_one("#languages", SelectionList)
+        shown = {sl.get_option_at_index(i).value[0] for i in range(sl.option_count)}
+        langs: dict[str, list[str]] = {}
+        for target in targets:
+            if target in shown:
+                langs[target] = []
+            elif target in before:
+                langs[target] = list(before[target])
+            elif target in self._unticked_languages:
+                langs[target] = self._unticked_languages.pop(target)
+        for target, lang in sl.selected:
+            if target in langs and target in shown:
+                langs[target].append(lang)
+        for target, chosen in before.items():
+            if target not in targets:
+                self._unticked_languages[target] = list(chosen)
+        return langs
+
+    @on(Button.Pressed, "#languages-all")
+    def _all_languages(self) -> None:
+        self.query_one("#languages", SelectionList).select_all()
+
+    @on(Button.Pressed, "#languages-none")
+    def _no_languages(self) -> None:
+        self.query_one("#languages", SelectionList).deselect_all()
 
     # -- live checking ----------------------------------------------------------
     @on(Input.Changed)
@@ -342,6 +405,9 @@ class LaunchScreen(Screen):
         # pause in the typing, so a burst of keys costs one check, not one each.
         self._check_generation += 1
         self.valid = False
+        # The last verdict was about the form before this edit: say so at once
+        # rather than show its plan as this form's.
+        self._show_check(False, "checking the edited form ...", state="pending")
         if self._check_timer is not None:
             self._check_timer.stop()
         self._check_timer = self.set_timer(CHECK_DEBOUNCE_S, self.check)

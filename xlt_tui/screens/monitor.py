@@ -47,9 +47,9 @@ from xlt_tui.monitor_state import (
     compact_log_line,
     describe,
     duration,
-    percent,
     rate,
 )
+from xlt_tui.score_text import is_percentage, score_text
 from xlt_tui.tailer import RunTailer, TailBatch
 from xlt_tui.widgets.charts import MetricChart, format_loss, format_lr
 from xlt_tui.widgets.following_log import FollowingLog
@@ -198,7 +198,7 @@ class MonitorScreen(Screen):
         overflow-x: hidden;
         border-top: solid $panel-lighten-2;
     }
-    MonitorScreen.-tall #charts MetricChart > Sparkline {
+    MonitorScreen.-tall #charts MetricChart > SeriesBars {
         height: 4;
     }
     MonitorScreen.-tall #scores {
@@ -534,12 +534,16 @@ class MonitorScreen(Screen):
             parts += [(rate(tokens), "bold"), " tokens/s  "]
         validation = state.validation.get(state.stage.id) if state.stage else None
         if validation is not None:
+            metric = validation.metric
+            unit = "%" if is_percentage(metric) else ""
             best = (
-                f" (best {percent(validation.best_value)} @ {validation.best_step})"
+                f" (best {score_text(validation.best_value, metric)}"
+                f" @ {validation.best_step})"
                 if validation.best_step != validation.step
                 else " (best)"
             )
-            parts += ["val ", (percent(validation.value), "bold"), f"%{best}  "]
+            parts += ["val ", (score_text(validation.value, metric), "bold")]
+            parts.append(f"{unit}{best}  ")
         if state.warnings:
             plural = "s" if state.warnings != 1 else ""
             parts.append((f"{state.warnings} warning{plural}", "yellow"))
@@ -560,14 +564,23 @@ class MonitorScreen(Screen):
             shown = self._score_rows.get(stage_id)
             if shown is None:
                 cells = [row.label] + [
-                    _score_cell(row.values.get(lang)) for lang in self._score_columns
+                    score_text(row.values.get(lang), row.metric)
+                    for lang in self._score_columns
                 ]
                 table.add_row(*cells, key=stage_id)
                 self._score_rows[stage_id] = dict(row.values)
                 continue
             for language, value in row.values.items():
                 if shown.get(language) != value:
-                    table.update_cell(stage_id, language, _score_cell(value))
+                    # A cell filled after its column was sized (the column
+                    # added with the row's first language) must widen it, or
+                    # 49.7 shows as "49".
+                    table.update_cell(
+                        stage_id,
+                        language,
+                        score_text(value, row.metric),
+                        update_width=True,
+                    )
                     shown[language] = value
         table.set_class(bool(state.scores), "-shown")
 
@@ -653,7 +666,3 @@ def _eta_text(eta: float | None, live: bool) -> str:
 def _total(values) -> float | None:
     known = [v for v in values if v is not None]
     return sum(known) if known else None
-
-
-def _score_cell(value: float | None) -> str:
-    return "" if value is None else percent(value)

@@ -1,18 +1,28 @@
 """Small live charts for the monitor: a title line (current value, min, max)
-over a Textual Sparkline.
+over a bar chart of the series (`SeriesBars`).
 
 Cheap to update: the screen calls `update_series` a few times a second at
-most, with the last MAX_POINTS values; the sparkline buckets them into its
-width (mean per bucket), and nothing is redrawn when nothing changed.
+most, with the last MAX_POINTS values; the bars bucket them into the width
+(mean per bucket), and nothing is redrawn when nothing changed.
+
+Not Textual's Sparkline: it draws the lowest value as a bar of height zero in
+its faintest colour (blank on most terminals) and stretches a single point
+over the whole chart as a full block. Here the lowest value is the thinnest
+visible bar, a flat series sits at mid height, and n points fill n columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+BARS = "▁▂▃▄▅▆▇█"
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -25,6 +35,50 @@ def format_loss(value: float) -> str:
 
 def format_lr(value: float) -> str:
     return f"{value:.1e}"
+
+
+def bar_lines(values: Sequence[float], width: int, height: int) -> list[str]:
+    """The chart's rows, top first: one column per bucket of values (at most
+    one value per column, so few points draw few columns, left-aligned)."""
+    if width <= 0 or height <= 0:
+        return []
+    if not values:
+        return [" " * width for _ in range(height)]
+    columns = min(width, len(values))
+    buckets = [
+        values[len(values) * c // columns : len(values) * (c + 1) // columns]
+        for c in range(columns)
+    ]
+    means = [_mean(b) for b in buckets]
+    lo, hi = min(means), max(means)
+    eighths = 8 * height
+    if hi > lo:  # lowest -> 1 eighth (visible), highest -> full height
+        levels = [1 + round((m - lo) / (hi - lo) * (eighths - 1)) for m in means]
+    else:  # one point or a flat series: mid height, not a full block
+        levels = [max(1, eighths // 2)] * columns
+    rows = []
+    for row in reversed(range(height)):
+        floor = 8 * row
+        cells = []
+        for level in levels:
+            part = level - floor
+            cells.append(" " if part <= 0 else BARS[min(part, 8) - 1])
+        rows.append("".join(cells).ljust(width))
+    return rows
+
+
+class SeriesBars(Widget):
+    """The bars of one series, in the widget's colour (readable without
+    colour too: the shapes carry the values)."""
+
+    DEFAULT_CSS = """
+    SeriesBars { height: 2; color: $primary; }
+    """
+    data: reactive[tuple[float, ...]] = reactive(tuple)
+
+    def render(self) -> Text:
+        lines = bar_lines(list(self.data), self.size.width, self.size.height)
+        return Text("\n".join(lines))
 
 
 class MetricChart(Vertical):
@@ -41,7 +95,7 @@ class MetricChart(Vertical):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    MetricChart > Sparkline {
+    MetricChart > SeriesBars {
         height: 2;
         width: 1fr;
     }
@@ -67,7 +121,7 @@ class MetricChart(Vertical):
     def compose(self) -> ComposeResult:
         self._title_text = self._title()
         yield Static(self._title_text, classes="chart--title")
-        yield Sparkline([], summary_function=_mean)
+        yield SeriesBars()
 
     def _title(self) -> str:
         # (the three are set together)
@@ -95,4 +149,4 @@ class MetricChart(Vertical):
         if title != self._title_text:
             self._title_text = title
             self.query_one(".chart--title", Static).update(title)
-        self.query_one(Sparkline).data = values
+        self.query_one(SeriesBars).data = tuple(values)
