@@ -311,22 +311,15 @@ def target_significance(
     ]
     metric = str(ours[0]["metric"]) if ours else ""
     out = TargetSignificance(target, split, metric, settings)
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for r in ours:
-        groups.setdefault((r["intermediate"], r["language"]), []).append(r)
+    groups = by_cell(ours)
     languages = list(dict.fromkeys(lang for _, lang in groups))
     cells: dict[tuple[str, ...], CellSamples] = {}
     for language in languages:
-        systems: dict[str, list[Predictions]] = {}
-        for (row, lang), recs in groups.items():
-            if lang != language:
-                continue
-            tables, reason = finder.of_records(per_seed(recs))
-            if reason is not None:
-                out.missing[row, lang] = reason
-                continue
-            systems[row] = tables
-            _reference_and_collapse(out, row, lang, tables, settings)
+        systems, missing = systems_of(groups, language, finder)
+        for row, reason in missing.items():
+            out.missing[row, language] = reason
+        for row, tables in systems.items():
+            _reference_and_collapse(out, row, language, tables, settings)
         if not with_intervals:
             continue
         for row, cell in code_cells(systems, settings, (target, language)).items():
@@ -367,6 +360,35 @@ def target_significance(
     return out
 
 
+Cells = dict[tuple[str, str], list[Mapping[str, Any]]]
+
+
+def by_cell(records: Iterable[Mapping[str, Any]]) -> Cells:
+    """Result records grouped by (intermediate, language)."""
+    groups: Cells = {}
+    for r in records:
+        groups.setdefault((r["intermediate"], r["language"]), []).append(r)
+    return groups
+
+
+def systems_of(
+    groups: Cells, language: str, finder: PredictionsFinder
+) -> tuple[dict[str, list[Predictions]], dict[str, str]]:
+    """Per intermediate of `language`: its predictions (one table per seed),
+    or why it has none."""
+    systems: dict[str, list[Predictions]] = {}
+    missing: dict[str, str] = {}
+    for (row, lang), recs in groups.items():
+        if lang != language:
+            continue
+        tables, reason = finder.of_records(per_seed(recs))
+        if reason is not None:
+            missing[row] = reason
+        else:
+            systems[row] = tables
+    return systems, missing
+
+
 def _metric_reducer(
     systems: Mapping[str, Sequence[Predictions]], metric: str, target: str, lang: str
 ) -> dict[str, str]:
@@ -387,14 +409,16 @@ def _average(
     has (as the table's own average needs every language)."""
     if len(cells) != len(languages) or len(languages) < 2:
         return None
-    common = [
-        s
-        for s in next(iter(cells.values())).systems
-        if all(s in c.systems for c in cells.values())
-    ]
+    return mean_of_shared(list(cells.values()))
+
+
+def mean_of_shared(cells: Sequence[CellSamples]) -> CellSamples | None:
+    """The resample-by-resample mean of `cells` over the systems every one of
+    them has; None unless the baseline and another system are among those."""
+    common = [s for s in cells[0].systems if all(s in c.systems for c in cells)]
     if BASELINE not in common or len(common) < 2:
         return None
-    return mean_of([only_systems(c, common) for c in cells.values()])
+    return mean_of([only_systems(c, common) for c in cells])
 
 
 def only_systems(cell: CellSamples, systems: Sequence[str]) -> CellSamples:
@@ -683,15 +707,9 @@ def xtreme_significance(
     ]
     for column, members in (*columns, ("overall", xtreme.XTREME_TASKS)):
         used = [t for t in members if t in complete]
-        if not used:
-            continue
-        common = [
-            s
-            for s in tasks[used[0]].systems
-            if all(s in tasks[t].systems for t in used)
-        ]
-        if BASELINE in common and len(common) > 1:
-            cells[(column,)] = mean_of([only_systems(tasks[t], common) for t in used])
+        group_cell = mean_of_shared([tasks[t] for t in used]) if used else None
+        if group_cell is not None:
+            cells[(column,)] = group_cell
     if not cells:
         return out
     compared = compare_table(
@@ -716,21 +734,13 @@ def _xtreme_task_cell(
     predictions, then the mean over the languages every system shares."""
     from engine.metrics import xtreme
 
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((r["intermediate"], r["language"]), []).append(r)
+    groups = by_cell(records)
     languages = xtreme.covered_languages(task, {lang for _, lang in groups})
     per_language: list[CellSamples] = []
     for language in languages:
-        systems: dict[str, list[Predictions]] = {}
-        for (row, lang), recs in groups.items():
-            if lang != language:
-                continue
-            tables, reason = finder.of_records(per_seed(recs))
-            if reason is not None:
-                out.missing[row, task] = reason
-                continue
-            systems[row] = tables
+        systems, missing = systems_of(groups, language, finder)
+        for row, reason in missing.items():
+            out.missing[row, task] = reason
         if BASELINE not in systems or len(systems) < 2:
             return None, ()
         names = (
@@ -756,14 +766,8 @@ def _xtreme_task_cell(
             if len(parts) > 1
             else parts[0]
         )
-    if not per_language:
-        return None, ()
-    common = [
-        s for s in per_language[0].systems if all(s in c.systems for c in per_language)
-    ]
-    if BASELINE not in common or len(common) < 2:
-        return None, ()
-    return mean_of([only_systems(c, common) for c in per_language]), languages
+    task_cell = mean_of_shared(per_language) if per_language else None
+    return (task_cell, languages) if task_cell is not None else (None, ())
 
 
 # --- what `compare A B` pairs ----------------------------------------------------
