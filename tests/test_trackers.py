@@ -306,3 +306,28 @@ def test_engine_imports_no_tracker_package_without_report(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("tensorboard_dir", "/tmp/tb"),
+        ("tensorboard_dir", "~/tb"),
+        ("tensorboard_dir", "runs/../../tb"),
+        ("mlflow_tracking_uri", "file:///tmp/mlruns"),
+        ("mlflow_tracking_uri", "sqlite:////tmp/m.db"),
+        ("mlflow_tracking_uri", "../mlruns"),
+    ],
+)
+def test_tracker_folders_stay_inside_the_workspace(tmp_path, key, value):
+    """A config may not make a tracker write outside its workspace."""
+    from engine.config import parse_config
+    from engine.errors import InputError
+
+    raw = {"name": "d", "model": "xlt-tiny", "targets": ["demo-sentiment"]}
+    raw["report"] = {"to": ["tensorboard"], key: value}
+    with pytest.raises(InputError, match=f"report.{key}|{key}") as err:
+        parse_config(raw, tmp_path / "d.toml")
+    assert "relative to the workspace" in str(err.value)
+    inside = {**raw, "report": {"to": ["tensorboard"], key: "logs/tb"}}
+    assert parse_config(inside, tmp_path / "d.toml").report is not None

@@ -37,6 +37,8 @@ from engine.config.values import (
     SomeSafeNames,
     Table,
     Text,
+    TrackingUri,
+    WorkspaceFolder,
 )
 from engine.errors import did_you_mean
 from engine.tasks.kinds import KINDS
@@ -275,14 +277,14 @@ class ReportTable(Table):
         description="Trackers to forward to: tensorboard, mlflow, wandb "
         "(each an optional extra: pip install 'xlt[tensorboard]').",
     )
-    tensorboard_dir: Text | None = Field(
+    tensorboard_dir: WorkspaceFolder | None = Field(
         None,
         description="TensorBoard log folder; relative to the workspace "
         "(default: runs/<id>/tensorboard in the workspace).",
     )
     # A file store in the workspace: nothing leaves the machine unless the
     # user names a server.
-    mlflow_tracking_uri: Text | None = Field(
+    mlflow_tracking_uri: TrackingUri | None = Field(
         None,
         description="MLflow tracking URI, or a folder relative to the "
         "workspace (default: the file store mlruns/ in the workspace).",

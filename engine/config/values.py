@@ -110,6 +110,43 @@ SafeName = Annotated[str, Strict(), AfterValidator(_file_name)]
 """A name that may become part of a file name: languages, custom tasks, groups."""
 SafeNames = Annotated[tuple[SafeName, ...], STRING_AS_LIST, LISTED_ONCE]
 """A list of such names."""
+
+
+def _workspace_folder(value: str) -> str:
+    """A folder the run writes, relative to the workspace: every part a safe
+    name (so no absolute path, '~' or '..' leads a write outside it)."""
+    parts = value.strip("/").split("/") if not value.startswith("/") else [value]
+    for part in parts:
+        if not _FILE_NAME.match(part) or ".." in part:
+            raise ValueError(
+                f"expected a folder relative to the workspace, inside it (e.g. "
+                f"'runs/tensorboard'), got {value!r}: each part letters, digits, "
+                "'.', '_' and '-', no absolute path, '~' or '..'"
+            )
+    return value
+
+
+WorkspaceFolder = Annotated[str, Strict(), AfterValidator(_workspace_folder)]
+"""A folder inside the workspace, named relative to it."""
+
+
+def _tracking_uri(value: str) -> str:
+    # A server the user names (the run's metrics then leave the machine, as
+    # asked), or a folder inside the workspace; never a file: or sqlite: URI,
+    # which would write wherever the config points.
+    if value.startswith(("http://", "https://", "databricks")):
+        return value
+    try:
+        return _workspace_folder(value)
+    except ValueError:
+        raise ValueError(
+            "expected an http(s):// or databricks tracking server, or a folder "
+            f"relative to the workspace, inside it (e.g. 'mlruns'), got {value!r}"
+        ) from None
+
+
+TrackingUri = Annotated[str, Strict(), AfterValidator(_tracking_uri)]
+"""An MLflow tracking server, or a folder inside the workspace."""
 SomeSafeNames = Annotated[SafeNames, Field(min_length=1)]
 """Such names, at least one."""
 

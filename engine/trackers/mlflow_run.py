@@ -32,9 +32,9 @@ def tracking_uri(report: ReportTable, workspace: Path) -> str:
     value = report.mlflow_tracking_uri
     if value is None:
         return (workspace / "mlruns").resolve().as_uri()
-    if "://" in value or value.startswith("file:") or ":" in value.split("/")[0]:
-        return value  # http://, sqlite:///, databricks, file:...
-    return (workspace / Path(value).expanduser()).resolve().as_uri()
+    if value.startswith(("http://", "https://", "databricks")):
+        return value  # a server the config names (checked by the config)
+    return (workspace / value).resolve().as_uri()  # (checked: inside it)
 
 
 class MlflowTracker:

@@ -22,7 +22,7 @@ def log_dir(report: ReportTable, run: RunStart) -> Path:
     the workspace), else runs/<id>/tensorboard in the workspace."""
     if report.tensorboard_dir is None:
         return run.workspace / "runs" / run.run_id / "tensorboard"
-    return run.workspace / Path(report.tensorboard_dir).expanduser()
+    return run.workspace / report.tensorboard_dir  # (checked: inside it)
 
 
 class TensorBoardTracker:
