@@ -68,6 +68,7 @@ def handles_input_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except InputError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            _print_further_problems(exc)
             raise typer.Exit(code=EXIT_INPUT) from None
         except Exception as exc:
             # A full disk is no bad input, and no bug either: say so, exit 1.
@@ -80,6 +81,26 @@ def handles_input_errors(fn: Callable) -> Callable:
             _print_store_warnings()
 
     return wrapper
+
+
+# A config with many bad values: the first is the error line, this many more
+# follow it; the rest are counted (fixing the first few often fixes more).
+FURTHER_PROBLEMS_SHOWN = 10
+
+
+def _print_further_problems(exc: InputError) -> None:
+    # Loaded already whenever a config was read: no cost to the other commands.
+    from engine.config.loading import ConfigProblems
+
+    if not isinstance(exc, ConfigProblems):
+        return
+    further = exc.further_lines()
+    for line in further[:FURTHER_PROBLEMS_SHOWN]:
+        err.print(f"  also: {escape(line)}", highlight=False)
+    if len(further) > FURTHER_PROBLEMS_SHOWN:
+        err.print(
+            f"  ... and {len(further) - FURTHER_PROBLEMS_SHOWN} more", highlight=False
+        )
 
 
 # Stores opened by the command running: what reading them skipped (damaged

@@ -83,6 +83,11 @@ class SignificanceSettings:
                 f"--resamples: {self.n_resamples} is not a number of resamples; "
                 f"expected a positive integer (default {DEFAULT_RESAMPLES})"
             )
+        if self.seed < 0:  # numpy's generators take no negative seed
+            raise InputError(
+                f"--bootstrap-seed: {self.seed} is negative; expected an integer "
+                ">= 0 (default 0)"
+            )
         if self.correction not in CORRECTIONS:
             raise InputError(
                 f"--correction: '{self.correction}' is not one of "

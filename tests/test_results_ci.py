@@ -200,6 +200,10 @@ def test_bad_settings_exit_2(tmp_path):
     assert code == 2 and "--correction: 'bonferoni' is not one of holm" in out
     code, out = results(root, "--resamples", "10")
     assert code == 2 and "add --ci" in out
+    # numpy takes no negative seed: refused up front, not a traceback later.
+    code, out = results(root, "--ci", "--bootstrap-seed", "-3")
+    assert code == 2 and "--bootstrap-seed: -3 is negative" in out
+    assert "Traceback" not in out
 
 
 def test_several_seeds_are_resampled_too(tmp_path):

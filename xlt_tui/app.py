@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.workspace import Workspace
+from xlt_tui.commands import XltCommandProvider
 from xlt_tui.engine_client import EngineClient
 
 
@@ -28,6 +29,8 @@ class XltApp(App):
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
+    # Textual's system commands (theme, keys, quit...) and xlt's own.
+    COMMANDS = App.COMMANDS | {XltCommandProvider}
 
     def __init__(
         self,
@@ -86,6 +89,18 @@ class XltApp(App):
                 "Switch between the default and the colour-blind-safe palette",
                 screen.action_toggle_palette,
             )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The key of the mode already shown does nothing: it leaves the
+        footer, so Help and Quit stay in view at 80 columns. Over a Monitor
+        it stays (it goes back to the mode)."""
+        if (
+            action == "show_mode"
+            and parameters == (self.current_mode,)
+            and len(self.screen_stack) == 1
+        ):
+            return False
+        return True
 
     async def action_show_mode(self, mode: str) -> None:
         """The mode's own screen: a Monitor (or Help) opened from it earlier is

@@ -14,6 +14,14 @@ Files go to `<workspace>/exports/<run_id>-<target>-<split>-<mode>.<ext>` (target
 "xtreme" for the XTREME table); writing again replaces them (atomically: a
 reader never sees half a file).
 
+Once the screen has computed a heatmap's intervals, a CSV export also writes
+`<stem>-intervals.csv`: one line per cell (intermediate, language or avg)
+with the fields of `xlt-engine results --ci --format csv` under the same
+names (ci_low, ci_high, p, p_adjusted, significant, collapsed, ...: one
+source, engine.significance.TargetSignificance.fields). A separate file
+because the view's CSV is wide (a column per language) and the interval
+fields are per cell.
+
 Light module: no torch, no textual; matplotlib is imported only to draw a PNG.
 """
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import subprocess
@@ -28,9 +37,11 @@ import sys
 from pathlib import Path
 
 from engine.atomic import write_text_atomic
+from engine.config import BASELINE
 from engine.report import Pivot, render_latex, render_markdown
 from engine.workspace import Workspace
 from xlt_tui.results_view import (
+    AVG,
     DELTA,
     SCORE,
     ResultsView,
@@ -79,6 +90,22 @@ def export_view(view: View, workspace: Workspace | Path, ext: str) -> Path:
 
 def export_all(view: View, workspace: Workspace | Path) -> list[Path]:
     return [export_view(view, workspace, ext) for ext in FORMATS]
+
+
+def export_files(view: View, workspace: Workspace | Path, ext: str) -> list[Path]:
+    """Write `view` as `ext`; with a CSV, the intervals file too when the
+    view's intervals were computed. Every path written."""
+    paths = [export_view(view, workspace, ext)]
+    text = intervals_csv(view) if ext == "csv" else None
+    if text is not None:
+        path = intervals_path(paths[0])
+        write_text_atomic(path, text)
+        paths.append(path)
+    return paths
+
+
+def intervals_path(csv_path: Path) -> Path:
+    return csv_path.with_name(f"{csv_path.stem}-intervals.csv")
 
 
 # -- what the engine draws and writes (engine/figures, engine/html_report) ----------
@@ -167,6 +194,73 @@ def to_csv(view: View) -> str:
                 f"{col}: {suffix}" + (f" not comparable: {why}" if why else "")
             )
         writer.writerow([row, quantity, *cells, view.split, " | ".join(marks)])
+    return buf.getvalue()
+
+
+# The cell's identity in the CLI's column names (engine.store.RESULT_KEYS);
+# "aggregate" is true on the average, as on the CLI's average rows.
+INTERVAL_KEYS = (
+    "run_id",
+    "target",
+    "split",
+    "intermediate",
+    "language",
+    "metric",
+    "value",
+    "aggregate",
+)
+
+
+def intervals_csv(view: View) -> str | None:
+    """One line per cell of the view with its significance fields, named as
+    `xlt-engine results --ci --format csv` names them; `value` is the cell's
+    mean over seeds, unscaled (a fraction, as the CLI writes it). None when
+    the view has no intervals (not computed yet, no baseline, the XTREME
+    table)."""
+    if not isinstance(view, ResultsView) or view.table is None:
+        return None
+    sig = view.significance
+    if sig is None or not sig.results:
+        return None
+    rows = []
+    for row in view.rows:
+        for col in view.columns:
+            cell = view.table.cell(row, col)
+            if cell is None or not cell.values:
+                continue
+            rows.append(
+                {
+                    "run_id": view.run_id,
+                    "target": view.target,
+                    "split": view.split,
+                    "intermediate": row,
+                    "language": col,
+                    "metric": view.metric,
+                    "value": cell.mean,
+                    "aggregate": col == AVG,
+                    **sig.fields(row, col),
+                }
+            )
+            lacking = [lg for r, lg in sig.missing if r == row]
+            if col == AVG and row != BASELINE and not rows[-1]["no_ci"] and lacking:
+                # The CLI writes no average line then; this file says why.
+                rows[-1]["no_ci"] = (
+                    f"no interval for the average: {', '.join(lacking)} "
+                    "without per-example predictions"
+                )
+    keys = list(INTERVAL_KEYS)
+    for r in rows:  # a code target adds its pass@k columns
+        keys.extend(k for k in r if k not in keys)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:  # lists (a pass@k interval) as JSON, as engine.report does
+        writer.writerow(
+            {
+                k: json.dumps(v) if isinstance(v, (list, dict)) else v
+                for k, v in r.items()
+            }
+        )
     return buf.getvalue()
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import BUILTIN_MODELS, HPARAM_NAMES, StageHparams, parse_config
+from engine.config.loading import ConfigProblems
+from engine.errors import InputError
 from engine.workspace import Workspace
 
 if sys.version_info >= (3, 11):
@@ -31,6 +33,22 @@ FORM_HPARAMS = (
 )
 assert set(FORM_HPARAMS) <= set(HPARAM_NAMES)
 STAGES = ("intermediate", "target")
+
+# The form's field (widget id) for each top-level key it edits; [train] and
+# [groups] are mapped by `field_of`, as their keys hold names.
+FIELD_OF_KEY = {
+    "name": "name",
+    "model": "model",
+    "intermediate": "intermediate",
+    "targets": "targets",
+    "languages": "languages",
+    "seeds": "seeds",
+    "device": "device",
+    "precision": "precision",
+    "baseline": "baseline",
+    "allow_code_execution": "allow-code-execution",
+}
+FIELD_OF_GROUP_KEY = {"tasks": "group-tasks", "sampling": "group-sampling"}
 
 
 @dataclass(frozen=True)
@@ -194,6 +212,59 @@ class LaunchForm:
             raw["groups"] = groups
         else:
             raw.pop("groups", None)
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    """A problem of the form's check: the config key path it is about (empty
+    when the engine named none) and the message as the form shows it, with
+    the key, without the file (the form has none: what the engine read was
+    its table, or a temporary copy of it)."""
+
+    loc: tuple
+    message: str
+
+
+def form_problems(exc: InputError, source: Path | str) -> list[FormProblem]:
+    """Every problem the engine found in the form, the first first."""
+    if isinstance(exc, ConfigProblems):
+        return [FormProblem(p.loc, p.message) for p in exc.problems]
+    return [FormProblem((), _without_file(str(exc), source))]
+
+
+def _without_file(message: str, source: Path | str) -> str:
+    """'exp.toml:3: x' -> 'x' when exp.toml is the form's own file; a data
+    file's name and line stay (they say which file to fix)."""
+    prefix = f"{source}:"
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    line, colon, after = rest.partition(":")
+    if colon and line.isdigit():
+        rest = after
+    return rest.strip()
+
+
+def field_of(loc: tuple, form: LaunchForm) -> str | None:
+    """The id of the form field that holds the key at `loc`, or None for a
+    key only the opened file has (a shared [train] value, a custom task)."""
+    if not loc:
+        return None
+    head = loc[0]
+    if head == "train":
+        # The form writes its hyperparameters per stage: [train.<stage>].<key>.
+        if len(loc) >= 3 and loc[1] in STAGES and loc[2] in FORM_HPARAMS:
+            return f"hp-{loc[1]}-{loc[2]}"
+        return None
+    if head == "groups":
+        if len(loc) < 2 or not form.group_tasks.strip():
+            return None
+        if loc[1] != (form.group_name.strip() or "group"):
+            return None  # another group of the file: no field edits it
+        if len(loc) == 2:
+            return "group-tasks"  # the group itself, e.g. missing its tasks
+        return FIELD_OF_GROUP_KEY.get(str(loc[2]))
+    return FIELD_OF_KEY.get(str(head))
 
 
 def _hparam_text(h: StageHparams) -> dict[str, str]:

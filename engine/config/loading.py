@@ -2,7 +2,9 @@
 (names against the registry and the disk) -> ExperimentConfig.
 
 Every problem ends as one InputError naming the file, the line where the file
-is at hand, the key, what was expected and the nearest valid value.
+is at hand, the key, what was expected and the nearest valid value. A file
+that breaks the schema in several places raises ConfigProblems: its message
+is the first problem's line, and it carries them all.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.config.experiment import ExperimentConfig
-from engine.config.messages import Problem, first_problem, input_error
+from engine.config.messages import (
+    PlacedProblem,
+    Problem,
+    all_problems,
+    placed,
+)
 from engine.config.references import ConfigProblem, resolve
 from engine.config.schema import ExperimentFile
 from engine.errors import InputError, did_you_mean
@@ -24,6 +31,24 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+class ConfigProblems(InputError):
+    """Bad values in a config: `str()` is the first problem's one line (the
+    CLI's contract); `problems` holds every one, the first first, each with
+    its key path, its line (None without the file's text) and its message
+    without the file, so a form can mark each field it names."""
+
+    def __init__(self, file: Path, problems: list[PlacedProblem]):
+        if not problems:
+            raise ValueError("ConfigProblems needs at least one problem")
+        super().__init__(problems[0].in_file(file))
+        self.file = file
+        self.problems = problems
+
+    def further_lines(self) -> list[str]:
+        """The problems after the first, each as the CLI's one line."""
+        return [p.in_file(self.file) for p in self.problems[1:]]
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -66,9 +91,11 @@ def parse_config(
     try:
         file = ExperimentFile.model_validate(raw)
     except ValidationError as exc:
-        raise input_error(first_problem(exc, raw), source, text) from None
+        problems = [placed(p, text) for p in all_problems(exc, raw)]
+        raise ConfigProblems(source, problems) from None
     try:
         return resolve(file, source)
     except ConfigProblem as exc:
+        # The cross-checks stop at their first problem: one, with its key.
         problem = Problem(exc.loc, exc.message, ".".join(map(str, exc.loc)))
-        raise input_error(problem, source, text) from None
+        raise ConfigProblems(source, [placed(problem, text)]) from None

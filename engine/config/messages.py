@@ -9,6 +9,9 @@ first worth fixing, becomes one line:
         'learning_rate'? (allowed: ...)
     exp.toml: missing required key 'model'
 
+Every problem, ranked the same way (`all_problems`), is there for a reader
+that shows them all at once: the TUI's form marks each field it names.
+
 The words of an expectation come from the field's declared type and bounds
 (`expectation`), so the schema is the only place they are written.
 """
@@ -22,7 +25,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 import annotated_types
 from pydantic import BaseModel, StringConstraints, Tag, ValidationError
@@ -50,16 +53,33 @@ class Problem:
     shown: str = ""
 
 
-def input_error(problem: Problem, file: Path, text: str | None) -> InputError:
-    """The one-line InputError for a problem: file[:line]: [key.path: ]message."""
-    where = str(file)
+class PlacedProblem(NamedTuple):
+    """A problem as a reader shows it: the key path, the file's line (None
+    without the file's text) and the message with its key, without the file:
+    'train.intermediate.batch_size: expected an integer >= 1, got 0'."""
+
+    loc: tuple
+    line: int | None
+    message: str
+
+    def in_file(self, file: Path | str) -> str:
+        """file[:line]: [key.path: ]message, the CLI's one line."""
+        where = f"{file}:{self.line}" if self.line is not None else str(file)
+        return f"{where}: {self.message}"
+
+
+def placed(problem: Problem, text: str | None) -> PlacedProblem:
+    """The problem with its line in `text` (the file as written), if found."""
     origin = shared_origin(problem.loc)
     places = [problem.loc, *([origin] if origin else [])]
     line = line_of(text, places) if text and problem.loc else None
-    if line is not None:
-        where += f":{line}"
     shown = f"{problem.shown}: " if problem.shown else ""
-    return InputError(f"{where}: {shown}{problem.message}")
+    return PlacedProblem(problem.loc, line, f"{shown}{problem.message}")
+
+
+def input_error(problem: Problem, file: Path, text: str | None) -> InputError:
+    """The one-line InputError for a problem: file[:line]: [key.path: ]message."""
+    return InputError(placed(problem, text).in_file(file))
 
 
 def not_one_of(value: Any, choices: tuple) -> str:
@@ -73,15 +93,31 @@ def not_one_of(value: Any, choices: tuple) -> str:
 def first_problem(exc: ValidationError, raw: Mapping) -> Problem:
     """The problem to report first: an unknown key (often the cause of a
     missing one), then a missing key, then a wrong value, in the schema's order."""
+    return all_problems(exc, raw)[0]
+
+
+def all_problems(exc: ValidationError, raw: Mapping) -> list[Problem]:
+    """Every problem, ranked as `first_problem` ranks them (a stable sort, so
+    the schema's order within a rank), each said once: pydantic reports a list
+    with two bad items, or a value every member of a union refused, as several
+    errors that read as one problem here."""
     errors = exc.errors(include_url=False)
     rank = {t: 0 for t in _UNKNOWN} | {t: 1 for t in _MISSING}
-    first = min(errors, key=lambda e: rank.get(e["type"], 2))
+    problems: list[Problem] = []
+    for error in sorted(errors, key=lambda e: rank.get(e["type"], 2)):
+        problem = _one_problem(error, raw)
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def _one_problem(error: ErrorDetails, raw: Mapping) -> Problem:
     try:
-        return _problem(first, raw)
+        return _problem(error, raw)
     except Exception:  # an error shape not foreseen here: still one line
-        loc = tuple(first["loc"])
+        loc = tuple(error["loc"])
         return Problem(
-            loc, f"{first['msg']}, got {_shown(first['input'])}", _dotted(loc)
+            loc, f"{error['msg']}, got {_shown(error['input'])}", _dotted(loc)
         )
 
 

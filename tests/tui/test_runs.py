@@ -35,7 +35,8 @@ async def test_lists_runs_newest_first_with_status_stages_and_duration(tui_works
             "20261126-080000-demo-a1b2",
         ]
         assert [r[2] for r in rows] == ["cancelled", "failed", "finished"]
-        assert rows[2][3:] == ["8/8", "11-26 08:00", "5m53s"]
+        # stages, progress, ETA (none: finished), started, duration
+        assert rows[2][3:] == ["8/8", "100%", "", "11-26 08:00", "5m53s"]
 
 
 async def test_run_started_elsewhere_appears_and_a_dead_one_is_interrupted(

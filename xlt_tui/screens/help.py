@@ -11,17 +11,25 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 ABOUT = {
-    "RunsScreen": "Every run in this workspace, live. A run whose engine died "
-    "without finishing shows as interrupted.",
+    "RunsScreen": "Every run in this workspace, live; a run whose engine died "
+    "shows as interrupted. progress and ETA: the Monitor's; a failed or "
+    "cancelled run shows where it stopped. / filters: words of id or name, "
+    "status:fail (any start of a status), status:live, status:ended, name:WORD; "
+    "escape clears. s sorts by the next column, S reverses; or click a header. "
+    "Narrow terminals cut the id's start (its date: see started).",
     "LaunchScreen": "Choose model, tasks, languages, seeds and hyperparameters, or "
     "open a config; the engine checks the form as you type. Launch starts "
     "xlt-engine in the background: it keeps running if you quit or lose the "
     "connection.",
     "MonitorScreen": "One run, live from its event log: progress, loss, learning "
-    "rate, throughput, scores per language and the engine log.",
+    "rate, throughput, scores per language and the engine log. The log follows "
+    "its tail until you scroll up or jump to a match; its search ignores case "
+    "unless the query has a capital. Pick a line with up/down (tab to the log) "
+    "or a click; y copies it through the terminal, so over SSH too.",
     "ResultsScreen": "Zero-shot scores per language as a heatmap: rows are "
     "intermediate choices (baseline first), columns languages plus the average; "
-    "o: average per target; x: the XTREME table (task, group and overall scores).",
+    "o: average per target; x: the XTREME table (task, group and overall scores); "
+    "i: the intervals' resamples, bootstrap seed and correction (as results --ci).",
 }
 
 

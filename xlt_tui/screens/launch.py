@@ -45,12 +45,18 @@ from xlt_tui.engine_client import DryRun, DryRunStopped
 from xlt_tui.launch_form import (
     FORM_HPARAMS,
     STAGES,
+    FormProblem,
     LaunchForm,
     config_choices,
+    field_of,
+    form_problems,
     recent_models,
 )
 from xlt_tui.screens.confirm import ConfirmScreen
+from xlt_tui.screens.save_config import SaveConfigScreen, default_save_path
 from xlt_tui.widgets.ordered_input import OrderedInput
+from xlt_tui.widgets.task_picker import TaskPicker
+from xlt_tui.widgets.tick_marks import TickCheckbox, TickSelectionList
 
 # Edits closer together than this are one edit: checked once, after the last.
 CHECK_DEBOUNCE_S = 0.3
@@ -85,12 +91,22 @@ class LaunchScreen(Screen):
     LaunchScreen .row { height: auto; }
     LaunchScreen .field { width: 1fr; height: auto; }
     LaunchScreen Label { color: $text-muted; }
+    /* At 80 columns a long label is cut with an ellipsis, never run into
+       its neighbour's. */
+    LaunchScreen .field > Label {
+        width: 100%; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    LaunchScreen #open-path { width: 1fr; }
+    LaunchScreen #open-select SelectCurrent Static {
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     LaunchScreen SelectionList { height: 8; width: 1fr; }
     LaunchScreen #languages { height: 6; }
     LaunchScreen #languages-head { height: 1; }
     LaunchScreen #languages-head Label { width: 1fr; }
     LaunchScreen #languages-head Button { margin-left: 1; min-width: 6; }
     LaunchScreen #open-select { width: 1fr; }
+    LaunchScreen #flags { height: auto; }
     LaunchScreen #hparams { grid-size: 3; grid-columns: 18 1fr 1fr; height: auto; }
     LaunchScreen #hparams Input { height: 3; }
     LaunchScreen #hparams Label { padding: 1 0 0 0; }
@@ -101,10 +117,26 @@ class LaunchScreen(Screen):
     LaunchScreen #check.bad { color: $error; }
     LaunchScreen #check.good { color: $success; }
     LaunchScreen Checkbox { margin-top: 1; }
+    /* A field the last check found a problem in: red, and a heavy border
+       that shows without colour too (NO_COLOR). Not Input's own -invalid:
+       Input clears that on every edit and on blur (its validators). */
+    LaunchScreen Input.-check-error,
+    LaunchScreen SelectionList.-check-error,
+    LaunchScreen Checkbox.-check-error,
+    LaunchScreen Select.-check-error > SelectCurrent {
+        border: heavy $error 60%;
+    }
+    LaunchScreen Input.-check-error:focus,
+    LaunchScreen SelectionList.-check-error:focus,
+    LaunchScreen Checkbox.-check-error:focus,
+    LaunchScreen Select.-check-error:focus > SelectCurrent {
+        border: heavy $error;
+    }
     """
     BINDINGS = [
         Binding("ctrl+l,f5", "launch", "Launch", priority=True),
         Binding("ctrl+o", "open_selected", "Open config"),
+        Binding("ctrl+s", "save", "Save as"),
     ]
 
     def __init__(self, config_file: Path | None = None):
@@ -136,8 +168,12 @@ class LaunchScreen(Screen):
             with Horizontal(classes="row"):
                 yield Select(
                     self._config_options,
-                    prompt="open a sample config or an earlier run's config",
+                    # Short: at 80 columns a longer prompt wrapped onto 3 lines.
+                    prompt="sample or run config",
                     id="open-select",
+                )
+                yield OrderedInput(
+                    placeholder="or a TOML file's path (enter opens)", id="open-path"
                 )
                 yield Button("Open", id="open")
             with Horizontal(classes="row"):
@@ -145,7 +181,7 @@ class LaunchScreen(Screen):
                     yield Label("name")
                     yield OrderedInput(id="name")
                 with Vertical(classes="field"):
-                    yield Label("model (hub id, local folder or xlt-tiny)")
+                    yield Label("model (hub id, folder or xlt-tiny)")
                     yield OrderedInput(
                         id="model",
                         suggester=SuggestFromList(
@@ -153,12 +189,13 @@ class LaunchScreen(Screen):
                         ),
                     )
             with Horizontal(classes="row"):
-                with Vertical(classes="field"):
-                    yield Label("intermediate tasks (baseline always runs)")
-                    yield SelectionList(id="intermediate")
-                with Vertical(classes="field"):
-                    yield Label("target tasks")
-                    yield SelectionList(id="targets")
+                yield TaskPicker(
+                    "intermediate tasks",
+                    "intermediate",
+                    tooltip="The baseline (no intermediate task) runs as well "
+                    "unless 'baseline' is unticked.",
+                )
+                yield TaskPicker("target tasks", "targets")
             with Horizontal(classes="row"):
                 with Vertical(classes="field"):
                     yield Label("multi-task group")
@@ -179,7 +216,7 @@ class LaunchScreen(Screen):
                 yield Label("languages evaluated per target (all by default)")
                 yield Button("all", id="languages-all", compact=True)
                 yield Button("none", id="languages-none", compact=True)
-            yield SelectionList(id="languages")
+            yield TickSelectionList(id="languages")
             with Horizontal(classes="row"):
                 with Vertical(classes="field"):
                     yield Label("seeds")
@@ -194,8 +231,11 @@ class LaunchScreen(Screen):
                     yield Select(
                         [(p, p) for p in PRECISIONS], id="precision", allow_blank=False
                     )
-                yield Checkbox("baseline", True, id="baseline")
-                yield Checkbox(
+            # Own row: beside three fields they left the labels no room at 80
+            # columns.
+            with Horizontal(id="flags"):
+                yield TickCheckbox("baseline", True, id="baseline")
+                yield TickCheckbox(
                     "run generated code",
                     False,
                     id="allow-code-execution",
@@ -219,7 +259,7 @@ class LaunchScreen(Screen):
         # scroll here, never cut.
         with VerticalScroll(id="check-box"):
             yield Static("", id="check")
-        yield Footer()
+        yield Footer(compact=True)  # Help and Quit fit at 80 columns
 
     def on_unmount(self) -> None:
         self.app.client.stop_dry_runs()  # the TUI ends: nobody waits for them
@@ -296,11 +336,12 @@ class LaunchScreen(Screen):
             ),
             ("targets", "target", form.targets),
         ):
-            sl = self.query_one(f"#{list_id}", SelectionList)
-            sl.clear_options()
             names = [n for n, t in tasks.items() if role in t.roles]
             names += [n for n in chosen if n not in names]  # unknown: engine says so
-            sl.add_options([Selection(n, n, n in chosen) for n in names])
+            # The registry's order, not ticked-first: tasks stay where the
+            # researcher knows them (by family), the picker scrolls to the first
+            # ticked one and its title counts them all.
+            self.query_one(f"#{list_id}-picker", TaskPicker).set_tasks(names, chosen)
         self._fill_languages()
         self._loading = False
         self._saved_raw = copy.deepcopy(self.read_form().to_raw())
@@ -309,7 +350,7 @@ class LaunchScreen(Screen):
 
     def _fill_languages(self) -> None:
         tasks = self._tasks()
-        targets = self.query_one("#targets", SelectionList).selected
+        targets = self.query_one("#targets-picker", TaskPicker).ticked
         sl = self.query_one("#languages", SelectionList)
         sl.clear_options()
         options = []
@@ -336,8 +377,9 @@ class LaunchScreen(Screen):
         f.group_tasks = self.query_one("#group-tasks", Input).value
         f.group_name = self.query_one("#group-name", Input).value
         f.group_sampling = str(self.query_one("#group-sampling", Select).value)
-        f.intermediate = list(self.query_one("#intermediate", SelectionList).selected)
-        f.targets = list(self.query_one("#targets", SelectionList).selected)
+        # The pickers' ticks, those hidden by a filter included.
+        f.intermediate = self.query_one("#intermediate-picker", TaskPicker).ticked
+        f.targets = self.query_one("#targets-picker", TaskPicker).ticked
         f.languages = self._read_languages(f.targets, f.languages)
         f.hparams = {
             stage: {
@@ -369,6 +411,11 @@ class LaunchScreen(Screen):
                 langs[target].append(lang)
         for target, chosen in before.items():
             if target not in targets:
+                if target in shown:
+                    # Its options are still listed (refilled after this read):
+                    # their ticks are newer than `before` when a language was
+                    # unticked just before the target, its event not yet read.
+                    chosen = [lang for t, lang in sl.selected if t == target]
                 self._unticked_languages[target] = list(chosen)
         return langs
 
@@ -431,7 +478,9 @@ class LaunchScreen(Screen):
             config = client.validate(raw, source)
             s = make_plan(config, client.workspace).summary()
         except InputError as exc:
-            self.app.call_from_thread(self._show_check, False, str(exc), generation)
+            self.app.call_from_thread(
+                self._show_check, False, "", generation, "", form_problems(exc, source)
+            )
             return
         text = plan_text(s)
         self.app.call_from_thread(
@@ -440,13 +489,16 @@ class LaunchScreen(Screen):
             f"{text}; checking what a real start would refuse ...",
             generation,
             "pending",
+            [],  # the engine read every field: none is marked any more
         )
         try:
             dry = client.dry_run(raw, source)
         except DryRunStopped:
             return  # a newer check is on its way
         except InputError as exc:
-            self.app.call_from_thread(self._show_check, False, str(exc), generation)
+            self.app.call_from_thread(
+                self._show_check, False, "", generation, "", form_problems(exc, source)
+            )
             return
         self.app.call_from_thread(self._show_verdict, dry, generation)
 
@@ -455,7 +507,9 @@ class LaunchScreen(Screen):
             return
         self._verdict = (generation, dry)
         if dry.refusals:
-            self._show_check(False, "\n".join(dry.refusals), generation)
+            # What a real start refuses is about the whole config, not a field.
+            refusals = [FormProblem((), r) for r in dry.refusals]
+            self._show_check(False, "", generation, problems=refusals)
         else:
             text = plan_text(dry.summary)
             if dry.total_seconds is not None:
@@ -466,8 +520,17 @@ class LaunchScreen(Screen):
             self.action_launch()
 
     def _show_check(
-        self, ok: bool, text: str, generation: int | None = None, state: str = ""
+        self,
+        ok: bool,
+        text: str,
+        generation: int | None = None,
+        state: str = "",
+        problems: list[FormProblem] | None = None,
     ) -> None:
+        """The verdict in #check. `problems` (a failed check's, every one)
+        are listed one a line and mark the fields they name, the others lose
+        their marks (none: all do); a passing check clears the marks; a
+        pending one without problems leaves them until its verdict."""
         if generation is not None and generation != self._check_generation:
             return  # an older form's verdict
         self.valid = ok
@@ -475,23 +538,79 @@ class LaunchScreen(Screen):
             self._launch_when_checked = False
         check = self.query_one("#check", Static)
         pending = state == "pending"
-        check.update(escape(text if ok or pending else f"error: {text}"))
+        if problems:
+            text = "\n".join(f"error: {p.message}" for p in problems)
+        elif not ok and not pending:
+            text = f"error: {text}"
+        check.update(escape(text))
         check.set_class(not ok and not pending, "bad")
         check.set_class(ok, "good")
+        if ok or problems is not None:
+            form = self.read_form()
+            marked = {field_of(p.loc, form) for p in problems or ()}
+            for widget in self.query(".-check-error"):
+                if widget.id not in marked:
+                    widget.remove_class("-check-error")
+            for field in marked - {None}:
+                self.query_one(f"#{field}").add_class("-check-error")
 
     # -- actions ----------------------------------------------------------------
     @on(Button.Pressed, "#open")
     def action_open_selected(self) -> None:
+        """Open the typed path if there is one, else the list's choice."""
+        typed = self.query_one("#open-path", Input).value.strip()
+        if typed:
+            self.open_file(Path(typed).expanduser())
+            return
         value = self.query_one("#open-select", Select).value
         if value is Select.NULL:
-            self.notify("choose a config to open first", severity="warning")
+            self.notify(
+                "choose a config to open, or type a TOML file's path",
+                severity="warning",
+            )
             return
+        self.open_file(Path(str(value)))
+
+    @on(Input.Submitted, "#open-path")
+    def _open_typed_path(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_open_selected()
+
+    def open_file(self, path: Path) -> None:
+        """Open any TOML experiment file. A missing file, bad TOML or an
+        invalid config leaves the form as it was and says why (the engine's
+        words) in the check box."""
+        from engine.config import load_config
+
         try:
-            self.load_form(LaunchForm.from_file(Path(str(value))))
+            load_config(path)  # names a missing file, a folder, bad TOML
+            form = LaunchForm.from_file(path)
         except InputError as exc:
+            self._show_check(False, f"{exc} (not opened; the form is unchanged)")
             self.notify(str(exc), severity="error", timeout=15)
             return
-        self.notify(f"opened {value}")
+        self.load_form(form)
+        self.notify(f"opened {path}")
+
+    def action_save(self) -> None:
+        """ctrl+s: save the form as a TOML file (the dialog asks where, and
+        again before replacing a file)."""
+        form = self.read_form()
+        default = default_save_path(form.source, form.name, self.app.client.workspace)
+
+        def saved(path: Path | None) -> None:
+            if path is None:
+                return
+            # Read back as any opened file: the form is the file's from now on
+            # (its folder is where relative data paths are read from).
+            try:
+                self.load_form(LaunchForm.from_file(path))
+            except InputError as exc:  # checked before writing: not expected
+                self.notify(str(exc), severity="error", timeout=15)
+                return
+            self.notify(f"saved {path}")
+
+        self.app.push_screen(SaveConfigScreen(default, form.to_raw()), saved)
 
     @on(Button.Pressed, "#launch")
     def action_launch(self) -> None:

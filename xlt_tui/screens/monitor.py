@@ -33,7 +33,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Log, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from engine.control import ENDED_STATUSES, LIVE_STATUSES
@@ -53,6 +53,7 @@ from xlt_tui.score_text import is_percentage, score_text
 from xlt_tui.tailer import RunTailer, TailBatch
 from xlt_tui.widgets.charts import MetricChart, format_loss, format_lr
 from xlt_tui.widgets.following_log import FollowingLog
+from xlt_tui.widgets.log_search_bar import LogSearchBar
 from xlt_tui.widgets.stage_rows import StageRow, StageRows
 
 if TYPE_CHECKING:
@@ -99,9 +100,18 @@ class MonitorScreen(Screen):
         app = getters.app(XltApp)
 
     BINDINGS = [
-        Binding("escape", "back", "Back"),
+        # show=False: listed by Help (?), kept off the footer so Help and Quit
+        # fit at 80 columns (the app's 1/2/3 go back to a mode too).
+        Binding("escape", "back", "Back", show=False),
         Binding("c", "cancel_run", "Cancel run"),
-        Binding("v", "view_results", "Results"),
+        Binding("v", "view_results", "Results", show=False),
+        # The log's keys; one in the footer, all in Help (`?`).
+        Binding("slash", "search_log", "Search log", key_display="/"),
+        Binding("n", "next_match", "Log: next match", show=False),
+        Binding("N", "previous_match", "Log: previous match", show=False),
+        Binding("G,end", "follow_log", "Log: follow the tail", show=False),
+        Binding("w", "toggle_wrap", "Log: wrap long lines on/off", show=False),
+        Binding("y,ctrl+c", "copy_log_line", "Log: copy the cursor line", show=False),
     ]
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -198,6 +208,9 @@ class MonitorScreen(Screen):
         overflow-x: hidden;
         border-top: solid $panel-lighten-2;
     }
+    MonitorScreen #log.-nowrap {
+        overflow-x: auto;  /* unwrapped lines scroll sideways */
+    }
     MonitorScreen.-tall #charts MetricChart > SeriesBars {
         height: 4;
     }
@@ -255,7 +268,8 @@ class MonitorScreen(Screen):
             yield DataTable(id="scores", cursor_type="row", zebra_stripes=True)
             yield Static(self.gpu_text, id="gpu-line", classes="line")
             yield FollowingLog(id="log", max_lines=LOG_MAX_LINES)
-        yield Footer()
+            yield LogSearchBar(id="log-search")
+        yield Footer(compact=True)  # Help and Quit fit at 80 columns
 
     def on_mount(self) -> None:
         table = self.query_one("#scores", DataTable)
@@ -281,7 +295,7 @@ class MonitorScreen(Screen):
 
     # -- feeds ----------------------------------------------------------------
     def on_tail_batch(self, batch: TailBatch) -> None:
-        log = self.query_one("#log", Log)
+        log = self.query_one("#log", FollowingLog)
         if batch.reset:
             self._reset_view()
             log.clear()
@@ -290,6 +304,8 @@ class MonitorScreen(Screen):
         lines.extend(compact_log_line(line) for line in batch.log_lines)
         if lines:
             log.write_lines(lines)
+        if batch.reset or lines:
+            self._show_match_count()
         if batch.bad_lines:
             if not self.bad_lines:
                 self.notify(
@@ -614,8 +630,78 @@ class MonitorScreen(Screen):
 
     # -- actions ----------------------------------------------------------------
     def action_back(self) -> None:
+        bar = self.query_one("#log-search", LogSearchBar)
+        if bar.shown:  # escape closes the log's search first
+            self._close_search(bar)
+            return
         if len(self.app.screen_stack) > 1 and self.app.screen is self:
             self.app.pop_screen()
+
+    # -- the log: search, wrap, follow, copy --------------------------------
+    def action_search_log(self) -> None:
+        self.query_one("#log-search", LogSearchBar).open()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "log-search-input":
+            self.query_one("#log", FollowingLog).search(event.value)
+            self._show_match_count()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "log-search-input":
+            log = self.query_one("#log", FollowingLog)
+            log.jump_to_match(forward=True)
+            log.focus()  # n / N / y from here
+            self._show_match_count()
+
+    def action_next_match(self) -> None:
+        self._jump(forward=True)
+
+    def action_previous_match(self) -> None:
+        self._jump(forward=False)
+
+    def _jump(self, forward: bool) -> None:
+        bar = self.query_one("#log-search", LogSearchBar)
+        if not bar.shown:
+            bar.open()  # nothing searched yet: ask what to find
+            return
+        self.query_one("#log", FollowingLog).jump_to_match(forward)
+        self._show_match_count()
+
+    def _close_search(self, bar: LogSearchBar) -> None:
+        bar.close()  # clearing the query clears the highlights
+        log = self.query_one("#log", FollowingLog)
+        log.search("")
+        log.focus()
+
+    def _show_match_count(self) -> None:
+        log = self.query_one("#log", FollowingLog)
+        bar = self.query_one("#log-search", LogSearchBar)
+        if bar.shown:
+            query = self.query_one("#log-search-input", Input).value
+            bar.show_count(log.match_position, log.match_count, query)
+
+    def action_follow_log(self) -> None:
+        self.query_one("#log", FollowingLog).follow()
+
+    def action_toggle_wrap(self) -> None:
+        log = self.query_one("#log", FollowingLog)
+        log.set_wrap(not log.wrap)
+        self.notify(
+            "long lines wrap" if log.wrap else "long lines scroll sideways",
+            title="Log",
+            timeout=2,
+        )
+
+    def action_copy_log_line(self) -> None:
+        log = self.query_one("#log", FollowingLog)
+        line = log.cursor_text
+        if line is None:
+            self.notify("the log is empty", title="Log", severity="warning")
+            return
+        # OSC 52: the terminal sets its clipboard, so it works over SSH too.
+        self.app.copy_to_clipboard(line)
+        short = line if len(line) <= 60 else line[:59] + "…"
+        self.notify(f"copied: {short}", title="Log", timeout=3)
 
     def action_cancel_run(self) -> None:
         from xlt_tui.screens.confirm import ConfirmScreen

@@ -5,11 +5,13 @@ languages and their average. `d` switches between scores and changes against
 the baseline, `s` sorts the rows by the cursor's column (again: reversed),
 `v` switches between the validation and test splits (also the bar's split
 selector; every view is of one split, named in the status line),
-`f` picks the languages shown, `o` shows the run's overview (average per
-target task), `x` the run's XTREME table (task scores, group scores, overall;
-as `xlt-engine results --xtreme`), `e` exports the view, `p` switches to the
-colour-blind-safe palette and back, `c` compares two runs or choices
-(screens/compare.py).
+`f` picks the languages shown, `i` sets the significance options
+(resamples, bootstrap seed, correction: screens/significance_dialog.py, as
+`xlt-engine results --ci`; kept for the session), `o` shows the run's
+overview (average per target task), `x` the run's XTREME table (task scores,
+group scores, overall; as `xlt-engine results --xtreme`), `e` exports the
+view, `p` switches to the colour-blind-safe palette and back, `c` compares
+two runs or choices (screens/compare.py).
 
 Significance (engine.significance): once a target's heatmap is shown, a worker
 thread bootstraps its changes against the baseline (about a second per table
@@ -65,6 +67,7 @@ from xlt_tui.results_view import (
     significance_lines,
     with_significance,
 )
+from xlt_tui.screens.significance_dialog import settings_summary
 from xlt_tui.widgets.heatmap import Heatmap, HeatmapLegend
 
 if TYPE_CHECKING:
@@ -179,16 +182,21 @@ class ResultsScreen(Screen):
     }
     ResultsScreen #results-bar Select {
         width: 1fr;
-        margin: 0 2 0 0;
+        margin: 0 1 0 0;
     }
+    /* A run id (date-time-name-hash) is 25 characters: it must show whole at
+       80 columns, so the run selector takes that first and the target the
+       rest; "validation" is the longest split name. */
     ResultsScreen #results-run {
-        width: 3fr;
+        width: 1fr;
+        min-width: 30;
     }
     ResultsScreen #results-target {
-        width: 2fr;
+        width: 1fr;
     }
     ResultsScreen #results-split {
-        width: 16;
+        width: 14;
+        margin: 0;
     }
     ResultsScreen #results-status {
         height: 1;
@@ -215,14 +223,17 @@ class ResultsScreen(Screen):
     """
 
     BINDINGS = [
+        # show=False: listed by Help (?), kept off the footer so Help and Quit
+        # fit at 80 columns.
         Binding("d", "toggle_mode", "Score/Δ"),
-        Binding("v", "toggle_split", "Val/Test"),
+        Binding("v", "toggle_split", "Val/Test", show=False),
         Binding("s", "sort", "Sort"),
-        Binding("f", "filter_languages", "Languages"),
-        Binding("o", "toggle_overview", "Overview"),
-        Binding("x", "toggle_xtreme", "XTREME"),
+        Binding("f", "filter_languages", "Languages", show=False),
+        Binding("i", "significance_settings", "Intervals", show=False),
+        Binding("o", "toggle_overview", "Overview", show=False),
+        Binding("x", "toggle_xtreme", "XTREME", show=False),
         Binding("e", "export", "Export"),
-        Binding("p", "toggle_palette", "Palette"),
+        Binding("p", "toggle_palette", "Palette", show=False),
         Binding("c", "compare", "Compare"),
     ]
     # 1,000 resamples: Koehn 2004 section 4 and sacrebleu's --paired-bs default;
@@ -277,7 +288,7 @@ class ResultsScreen(Screen):
             yield Heatmap(id="results-xtreme")
         yield HeatmapLegend(id="results-legend")
         yield Static("", id="results-detail")
-        yield Footer()
+        yield Footer(compact=True)  # Help and Quit fit at 80 columns
 
     def on_mount(self) -> None:
         self.index = ResultsIndex.for_store(self.app.client.store)
@@ -536,8 +547,12 @@ class ResultsScreen(Screen):
         if isinstance(found, str):
             notes.append(f"no intervals: {found}")
         elif found is None and view.has_baseline:
-            notes.append(COMPUTING)
+            notes.append(self._computing_note())
         return "  ".join(notes)
+
+    def _computing_note(self) -> str:
+        """'computing intervals… (1000 resamples, Holm, seed 0)'."""
+        return f"{COMPUTING} ({settings_summary(self.significance_settings)})"
 
     # -- colours and significance -------------------------------------------
     def _dress_grids(self) -> None:
@@ -700,7 +715,12 @@ class ResultsScreen(Screen):
         elif view is not None and view.has_baseline:
             found = self._significance.get(self._significance_key(view))
             text.append(
-                "\n" + (COMPUTING if found is None else f"no intervals: {found}"),
+                "\n"
+                + (
+                    self._computing_note()
+                    if found is None
+                    else f"no intervals: {found}"
+                ),
                 style="dim",
             )
         self._append_provenance(text)
@@ -842,6 +862,21 @@ class ResultsScreen(Screen):
             LanguageFilter(view.languages, view.shown_languages, view.target), chosen
         )
 
+    def action_significance_settings(self) -> None:
+        """Change resamples, bootstrap seed or correction; the heatmap's marks
+        are recomputed in the worker (the cache is keyed by the settings)."""
+        from xlt_tui.screens.significance_dialog import SignificanceDialog
+
+        def chosen(settings: SignificanceSettings | None) -> None:
+            if settings is None or settings == self.significance_settings:
+                return
+            # On the instance: kept while the app runs (the screen is kept).
+            self.significance_settings = settings
+            self.notify(f"intervals: {settings_summary(settings)}", timeout=3)
+            self._sync(force=True)
+
+        self.app.push_screen(SignificanceDialog(self.significance_settings), chosen)
+
     def action_toggle_overview(self) -> None:
         if self.state.run_id is None or self.state.target is None:
             self.notify("no results to summarise yet", timeout=3)
@@ -890,7 +925,7 @@ class ResultsScreen(Screen):
         from xlt_tui.export import (
             ENGINE_EXPORTS,
             FORMATS,
-            export_view,
+            export_files,
             export_with_engine,
         )
 
@@ -900,7 +935,7 @@ class ResultsScreen(Screen):
                 paths = export_with_engine(ext, view, workspace)
             else:
                 exts = list(FORMATS) if ext == "all" else [ext]
-                paths = [export_view(view, workspace, e) for e in exts]
+                paths = [p for e in exts for p in export_files(view, workspace, e)]
         except Exception as exc:  # a full disk, a bad folder: tell, don't crash
             self.app.call_from_thread(
                 self.notify, f"export failed: {exc}", severity="error", timeout=8

@@ -7,6 +7,7 @@ interrupted (the store's own check).
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,12 +17,22 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.control import LIVE_STATUSES
 from engine.display import STATUS_COLOURS, duration_text, run_duration
 from engine.errors import InputError
 from xlt_tui.provenance_text import provenance_lines
+from xlt_tui.run_list import (
+    COLUMN_KEYS,
+    COLUMNS,
+    DEFAULT_SORT,
+    RunFilter,
+    fit_rows,
+    next_sort,
+    sort_records,
+)
+from xlt_tui.run_progress import RunProgress, RunProgressTracker
 from xlt_tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -29,7 +40,8 @@ if TYPE_CHECKING:
 
     from xlt_tui.app import XltApp
 
-COLUMNS = ("run", "name", "status", "stages", "started", "duration")
+# Columns the vertical scrollbar takes once the runs outnumber the rows.
+SCROLLBAR_RESERVE = 2
 
 
 def stages_text(r: dict[str, Any]) -> str:
@@ -43,35 +55,66 @@ def stages_text(r: dict[str, Any]) -> str:
     return text
 
 
+def started_text(r: dict[str, Any]) -> str:
+    started = r.get("started_at")
+    return datetime.fromtimestamp(started).strftime("%m-%d %H:%M") if started else ""
+
+
 class RunsScreen(Screen):
     if TYPE_CHECKING:
         # `self.app` is an XltApp (textual's idiom), for the type checker only.
         app = getters.app(XltApp)
 
+    # The filter box is hidden until `/` (hidden by CSS, so it never takes the
+    # focus when the screen mounts).
+    DEFAULT_CSS = """
+    RunsScreen #runs-filter { display: none; }
+    """
+
     BINDINGS = [
+        # show=False: listed by Help (?), kept off the footer so Help and Quit
+        # fit at 80 columns.
         Binding("enter,m", "monitor", "Monitor"),
         Binding("c", "cancel_run", "Cancel"),
-        Binding("r", "relaunch", "Relaunch"),
-        Binding("v", "results", "Results"),
-        Binding("delete,x", "delete_run", "Delete"),
+        Binding("r", "relaunch", "Relaunch", show=False),
+        Binding("v", "results", "Results", show=False),
+        Binding("delete,x", "delete_run", "Delete", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.records: list[dict[str, Any]] = []
-        self._shown_rows: list[list] = []
+        self.all_records: list[dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = []  # as shown: filtered, sorted
+        self.progress: dict[str, RunProgress] = {}
+        self.sort_column, self.sort_descending = DEFAULT_SORT
+        self._tracker: RunProgressTracker | None = None  # made on mount
+        self._tracker_lock = threading.Lock()  # a cancelled worker may still run
+        self._shown: tuple | None = None  # (labels, ids, plain rows) on screen
+        # The run the cursor follows through re-sorts, filters and new runs;
+        # `_placed_id` is where we put the cursor while that run is hidden by
+        # the filter (so that placement is not taken for the user's choice).
+        self._follow_id: str | None = None
+        self._placed_id: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Input(
+            placeholder="filter: words of id or name · status:running · "
+            "status:live · name:demo   (Esc clears)",
+            id="runs-filter",
+        )
         yield Static("", id="runs-empty")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
-        yield Footer()
+        yield Footer(compact=True)  # Help and Quit fit at 80 columns
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col)
+        self._tracker = RunProgressTracker(self.app.client.events_path)
+        self.query_one(DataTable).focus()
         self.refresh_runs()
         self.set_interval(self.app.poll_seconds, self.refresh_runs)
 
@@ -83,51 +126,173 @@ class RunsScreen(Screen):
             # A damaged store: say so where the runs would be, never a blank.
             self.app.call_from_thread(self.show_store_problem, str(exc))
             return
-        self.app.call_from_thread(self.show_runs, records)
+        progress: dict[str, RunProgress] = {}
+        if self._tracker is not None:
+            with self._tracker_lock:
+                progress = self._tracker.progress(records, time.time())
+        self.app.call_from_thread(self.show_runs, records, progress)
 
     def show_store_problem(self, message: str) -> None:
         empty = self.query_one("#runs-empty", Static)
         empty.update(Text(f"The runs store cannot be read: {message}"))
         empty.display = True
 
-    def show_runs(self, records: list[dict[str, Any]]) -> None:
-        # The cursor follows its run, not its row: read the id before the new
-        # records (a run added on top shifts every row down).
+    def show_runs(
+        self,
+        records: list[dict[str, Any]],
+        progress: dict[str, RunProgress] | None = None,
+    ) -> None:
+        self.all_records = list(records)
+        self.progress = progress or {}
+        self._render_table()
+
+    def on_resize(self) -> None:
+        self._render_table()
+
+    def _render_table(self) -> None:
+        """Filter, sort and fit the runs; redraw the table only on a change,
+        keeping the cursor on its run (read by id: a run added on top, a
+        re-sort or a filter moves every row)."""
         selected = self.selected_id()
-        self.records = list(reversed(records))  # newest first
-        table = self.query_one(DataTable)
+        if selected is not None and (
+            selected != self._placed_id or self._follow_id is None
+        ):
+            self._follow_id = selected
         now = time.time()
-        rows = [self._cells(r, now) for r in self.records]
-        if rows != self._shown_rows:  # only a change redraws the table
-            self._shown_rows = rows
-            table.clear()
-            for r, cells in zip(self.records, rows, strict=True):
-                table.add_row(*cells, key=r["id"])
-        empty = self.query_one("#runs-empty", Static)
-        empty.update(
-            ""
-            if self.records
-            else "No runs in this workspace yet. Press 2 to launch an experiment."
+        run_filter = RunFilter.parse(self.query_one("#runs-filter", Input).value)
+        kept = [r for r in self.all_records if run_filter.keeps(r)]
+        self.records = sort_records(
+            kept, self.progress, self.sort_column, self.sort_descending, now
         )
-        empty.display = not self.records
-        if selected is not None:
-            ids = [r["id"] for r in self.records]
-            if selected in ids:
-                table.move_cursor(row=ids.index(selected))
+        labels, rows = fit_rows(
+            self._labels(full=True),
+            self._labels(full=False),
+            [self._plain_cells(r, now) for r in self.records],
+            max(0, self.app.size.width - SCROLLBAR_RESERVE),
+        )
+        table = self.query_one(DataTable)
+        ids = [r["id"] for r in self.records]
+        shown = (labels, ids, rows)
+        if shown != self._shown:  # only a change redraws the table
+            old_labels, old_ids, old_rows = self._shown or ((), (), ())
+            if (labels, ids) == (old_labels, old_ids):
+                self._update_cells(table, rows, old_rows)  # e.g. an ETA ticking
+            else:
+                table.clear(columns=True)
+                for column, label in zip(COLUMNS, labels, strict=True):
+                    table.add_column(label, key=column.key)
+                for r, cells in zip(self.records, rows, strict=True):
+                    table.add_row(*self._styled(r, cells), key=r["id"])
+            self._shown = shown
+        self._show_empty(run_filter)
+        if self._follow_id in ids:
+            table.move_cursor(row=ids.index(self._follow_id))
+            self._placed_id = None
+        else:
+            row = min(max(table.cursor_row, 0), len(ids) - 1)
+            self._placed_id = ids[row] if ids else None
         self._show_detail()
 
-    def _cells(self, r: dict[str, Any], now: float) -> list:
-        started = r.get("started_at")
+    def _update_cells(
+        self, table: DataTable, rows: list[list[str]], old_rows: list[list[str]]
+    ) -> None:
+        """Same runs in the same order: only the cells that changed."""
+        for r, cells, old in zip(self.records, rows, old_rows, strict=True):
+            if cells == old:
+                continue
+            styled = self._styled(r, cells)
+            for key, value, was, new in zip(
+                COLUMN_KEYS, styled, old, cells, strict=True
+            ):
+                if new != was:
+                    table.update_cell(r["id"], key, value)
+
+    def _show_empty(self, run_filter: RunFilter) -> None:
+        empty = self.query_one("#runs-empty", Static)
+        if not self.all_records:
+            message = "No runs in this workspace yet. Press 2 to launch an experiment."
+        elif run_filter.problem:
+            message = f"Filter: {run_filter.problem}"
+        elif not self.records:
+            message = "No run matches the filter (Esc clears it)."
+        else:
+            message = ""
+        empty.update(Text(message))
+        empty.display = bool(message)
+
+    def _labels(self, full: bool) -> list[str]:
+        arrow = " ▼" if self.sort_descending else " ▲"
+        return [
+            (c.label if full else c.short_label)
+            + (arrow if c.key == self.sort_column else "")
+            for c in COLUMNS
+        ]
+
+    def _plain_cells(self, r: dict[str, Any], now: float) -> list[str]:
         duration = run_duration(r, now)
-        status = r["status"]
+        progress = self.progress.get(r["id"]) or RunProgress(None, None)
         return [
             r["id"],
             r.get("name", ""),
-            Text(status, style=STATUS_COLOURS.get(status, "white")),
+            r["status"],
             stages_text(r),
-            datetime.fromtimestamp(started).strftime("%m-%d %H:%M") if started else "",
+            progress.percent_text,
+            progress.eta_text,
+            started_text(r),
             duration_text(duration) if duration is not None else "",
         ]
+
+    def _styled(self, r: dict[str, Any], cells: list[str]) -> list:
+        colour = STATUS_COLOURS.get(r["status"], "white")
+        out: list = list(cells)
+        out[COLUMN_KEYS.index("status")] = Text(cells[2], style=colour)
+        progress = self.progress.get(r["id"])
+        if progress is not None and progress.stopped:
+            # Where a failed or cancelled run stopped, in its status colour.
+            index = COLUMN_KEYS.index("progress")
+            out[index] = Text(cells[index], style=colour)
+        return out
+
+    # -- filter and sort ------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        if not box.display:
+            return
+        box.value = ""
+        box.display = False
+        self.query_one(DataTable).focus()
+        self._render_table()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter":
+            self._render_table()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "runs-filter":
+            if not event.value.strip():
+                self.action_clear_filter()
+            else:
+                self.query_one(DataTable).focus()
+
+    def action_sort(self) -> None:
+        self._sort_by(None)
+
+    def action_reverse_sort(self) -> None:
+        self._sort_by(self.sort_column)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self._sort_by(str(event.column_key.value))
+
+    def _sort_by(self, clicked: str | None) -> None:
+        self.sort_column, self.sort_descending = next_sort(
+            self.sort_column, self.sort_descending, clicked
+        )
+        self._render_table()
 
     def selected_id(self) -> str | None:
         table = self.query_one(DataTable)
@@ -182,8 +347,12 @@ class RunsScreen(Screen):
 
     def action_cancel_run(self) -> None:
         rid = self.selected_id()
-        if rid is None:
-            return
+        if rid is not None:
+            self.cancel_run(rid)
+
+    def cancel_run(self, rid: str) -> None:
+        """Ask first, then cancel `rid` (the selected row's run, or one picked
+        in the command palette)."""
 
         def answered(yes: bool | None) -> None:
             if not yes:
