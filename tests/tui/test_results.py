@@ -19,7 +19,7 @@ from engine.report import NOT_COMPARABLE
 from engine.store import Store
 from engine.workspace import Workspace
 from tests.test_light_imports import top_level_modules_after
-from tests.tui.helpers import wait_until
+from tests.tui.helpers import screen_text, wait_until
 from xlt_tui.export import export_view, to_csv, to_latex, to_markdown
 from xlt_tui.results_index import ResultsIndex
 from xlt_tui.results_view import (
@@ -235,6 +235,21 @@ async def test_f_filters_languages_and_recomputes_the_average(tmp_path):
         await wait_until(pilot, lambda: type(app.screen).__name__ == "LanguageFilter")
         await pilot.press("a", "enter")
         await wait_until(pilot, lambda: header(app) == ["en", "ar", "de", "avg"])
+
+
+async def test_language_filter_ticks_read_without_colour(tmp_path, monkeypatch):
+    """NO_COLOR: a ticked language shows X, an unticked one a blank box (not
+    the same grey X in both)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(make_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_run(app, pilot)
+        await pilot.press("f")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "LanguageFilter")
+        await pilot.press("down", "space")  # untick "ar"
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "▐X▌ en" in text and "▐ ▌ ar" in text and "▐X▌ de" in text
 
 
 async def test_cursor_moves_update_the_detail_panel(tmp_path):

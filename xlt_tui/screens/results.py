@@ -69,6 +69,7 @@ from xlt_tui.results_view import (
 )
 from xlt_tui.screens.significance_dialog import settings_summary
 from xlt_tui.widgets.heatmap import Heatmap, HeatmapLegend
+from xlt_tui.widgets.tick_marks import TickSelectionList
 
 if TYPE_CHECKING:
     from textual import getters
@@ -144,7 +145,8 @@ class LanguageFilter(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"Languages of {self.target}")
-            yield SelectionList[str](
+            # Ticks readable without colour (NO_COLOR), as in Launch.
+            yield TickSelectionList(
                 *((lg, lg, lg in self.shown) for lg in self.languages)
             )
             yield Label(
