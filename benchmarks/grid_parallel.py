@@ -3,11 +3,14 @@
 The grid: the tiny built-in model, one intermediate task and one target (a
 learnable sentiment task on local files, as the tests write it), `--seeds`
 seeds: per seed the baseline's target, the intermediate stage and the target
-reading its checkpoint. Each side runs `xlt-engine run`'s own path
-(engine.launch.prepare + execute) in a fresh workspace:
+reading its checkpoint. Each side is one `xlt-engine run` (`python -m
+engine run`), a fresh process in a fresh workspace, timed from start to
+exit as a user waits for it: each pays its own imports (torch and
+transformers take seconds; a side run inside this process after another
+would find them imported already, and the first side would pay for both).
 
-* baseline, "1 worker": one device (cpu), stages one after another in this
-  process, torch with every core (what a run without `devices` does);
+* baseline, "1 worker": one device (cpu), stages one after another in the
+  run's process, torch with every core (what a run without `devices` does);
 * "2 workers": `--devices cpu,cpu`, two worker processes, each with half the
   cores (engine.executors.devices.threads_per_worker);
 * with --ray, "2 Ray workers": `--executor ray --devices cpu,cpu` on a local
@@ -36,6 +39,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +48,6 @@ from pathlib import Path
 # The grid's data and config are the tests' own (tests/conftest.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.launch import execute, prepare  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 from tests.conftest import experiment_toml, write_sentiment_files  # noqa: E402
@@ -54,20 +57,39 @@ RAY_SIDE = ("2 Ray workers", "cpu,cpu", "ray")
 
 
 def run_side(
-    config: Path, root: Path, name: str, devices: str | None, executor: str
+    config: Path,
+    root: Path,
+    name: str,
+    devices: str | None,
+    executor: str,
+    ray_address: str | None,
 ) -> dict:
-    ws = Workspace.open(root / name.replace(" ", "-"))
+    ws = root / name.replace(" ", "-")
     run_id = name.replace(" ", "-")
+    command = [
+        sys.executable, "-m", "engine", "run", str(config),
+        "--workspace", str(ws), "--run-id", run_id, "--plain",
+    ]  # fmt: skip
+    if devices:
+        command += ["--devices", devices]
+    if executor == "ray":
+        command += ["--executor", "ray", "--ray-address", str(ray_address)]
     t0 = time.perf_counter()
-    prepared = prepare(str(config), ws, devices=devices, executor=executor)
-    code = execute(prepared, run_id)
+    done = subprocess.run(
+        command,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wall = time.perf_counter() - t0
-    assert code == 0, f"{name}: exit {code}"
-    lines = ws.run_events(run_id).read_text(encoding="utf-8").splitlines()
+    assert done.returncode == 0, f"{name}: exit {done.returncode}\n{done.stderr}"
+    workspace = Workspace.open(ws)
+    lines = workspace.run_events(run_id).read_text(encoding="utf-8").splitlines()
     events = [json.loads(line) for line in lines]
     scores = {
         (r["intermediate"], r["seed"], r["language"]): r["value"]
-        for r in Store(ws).results(run_id=run_id)
+        for r in Store(workspace).results(run_id=run_id)
     }
     return {"wall_s": wall, "events": events, "scores": scores}
 
@@ -98,10 +120,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     sides_wanted = [*SIDES, RAY_SIDE] if args.ray else SIDES
+    ray_address = None
     if args.ray:
         import ray
 
         ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False)
+        ray_address = ray.get_runtime_context().gcs_address
     with tempfile.TemporaryDirectory(prefix="grid-parallel-") as tmp:
         root = Path(tmp)
         write_sentiment_files(root / "data")
@@ -109,7 +133,7 @@ def main() -> None:
         seeds = tuple(range(1, args.seeds + 1))
         config.write_text(experiment_toml(epochs=args.epochs, seeds=seeds))
         sides = {
-            name: run_side(config, root, name, dev, executor)
+            name: run_side(config, root, name, dev, executor, ray_address)
             for name, dev, executor in sides_wanted
         }
     one, two = sides["1 worker"], sides["2 workers"]

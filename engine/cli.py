@@ -187,8 +187,11 @@ def run(
         str | None,
         typer.Option(
             "--executor",
-            help="Where stages run: local (this machine) or ray (a Ray cluster; "
-            "pip install 'xlt[ray]'). Replaces the file's executor.",
+            # escape: rich would read [ray] as a style and drop it.
+            help=escape(
+                "Where stages run: local (this machine) or ray (a Ray cluster; "
+                "pip install 'xlt[ray]'). Replaces the file's executor."
+            ),
         ),
     ] = None,
     ray_address: Annotated[
@@ -1081,7 +1084,9 @@ def tasks(
     config: Annotated[
         str | None,
         typer.Argument(
-            help="Experiment file (TOML): list its custom tasks ([tasks.NAME]) too."
+            help=escape(
+                "Experiment file (TOML): list its custom tasks ([tasks.NAME]) too."
+            )
         ),
     ] = None,
     as_json: Annotated[

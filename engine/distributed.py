@@ -17,6 +17,13 @@ on GPUs), so nothing is written to disk for the rendezvous.
 Helper ranks die with rank 0: the kernel kills them when it goes
 (PR_SET_PDEATHSIG), a watchdog thread exits when rank 0 is no longer their
 parent, and rank 0 kills them when its training ends in an error or a cancel.
+The other way round, rank 0 watches its helpers while it trains (HelperWatch):
+a helper that dies (killed, out of memory) ends the stage as lost, named,
+and run again like a stage whose worker died. Gloo sees the closed
+connection at the next collective anyway; nccl would wait for it until
+COLLECTIVE_TIMEOUT, so there the watch aborts the process group, which makes
+the waiting collective raise (torch.distributed's _abort_process_group, the
+call torchrun's elastic agent relies on for nccl, NCCL-only by its docs).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import io
 import os
 import signal
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -36,6 +44,7 @@ import torch
 
 from engine.config import StageHparams
 from engine.control import die_with_parent
+from engine.errors import StageLost
 from engine.train import Emit, Runtime, TrainResult, TrainTask, train_stage
 
 # Rank 0 alone runs validation checks while the other ranks wait at the next
@@ -130,6 +139,8 @@ def train_data_parallel(
             world_size=world,
             timeout=COLLECTIVE_TIMEOUT,
         )
+        abort = _abort_nccl if backend_for(group) == "nccl" else lambda: None
+        watch = HelperWatch(helpers.processes, group, abort)
         try:
             result = train_stage(
                 model,
@@ -143,8 +154,16 @@ def train_data_parallel(
                 select_best=select_best,
                 **sampling,
             )
+        except RuntimeError as exc:
+            # A closed connection or an aborted group: a helper died first?
+            lost = watch.stop(wait_for_death=1.0)
+            if lost is not None:
+                raise StageLost(lost) from exc
+            raise
         finally:
-            dist.destroy_process_group()
+            watch.stop()
+            if dist.is_initialized():  # an abort (nccl) took the group down
+                dist.destroy_process_group()
         ok = True
     finally:
         torch.set_num_threads(threads)
@@ -153,6 +172,73 @@ def train_data_parallel(
         else:
             _kill(helpers)
     return result
+
+
+class HelperWatch:
+    """A thread of rank 0 that looks at its helper ranks every `every`
+    seconds while training runs; the first that has died is named in `lost`
+    and `abort` is called (once), so rank 0 does not wait for it."""
+
+    def __init__(
+        self,
+        processes: list[Any],
+        group: tuple[str, ...],
+        abort: Callable[[], None],
+        every: float = 0.2,
+    ) -> None:
+        self.processes, self.group, self.abort = processes, group, abort
+        self.lost: str | None = None
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, args=(every,), name="helper-watch", daemon=True
+        )
+        self._thread.start()
+
+    def dead(self) -> str | None:
+        """The first helper that ended in failure, named; None while all live
+        (or ended cleanly, as they do after the last step)."""
+        for index, process in enumerate(self.processes):
+            code = process.exitcode
+            if code not in (None, 0):
+                how = (
+                    f"killed by {signal.Signals(-code).name}"
+                    if code < 0
+                    else f"exit code {code}"
+                )
+                return (
+                    f"rank {index + 1} of {' + '.join(self.group)} died during "
+                    f"training ({how})"
+                )
+        return None
+
+    def _watch(self, every: float) -> None:
+        while not self._stopped.wait(every):
+            if (lost := self.dead()) is not None:
+                self.lost = lost
+                self.abort()
+                return
+
+    def stop(self, wait_for_death: float = 0.0) -> str | None:
+        """Stop watching; the helper that died, if one did, looking for up to
+        `wait_for_death` seconds (rank 0 can see a closed connection a moment
+        before the helper's exit code exists)."""
+        self._stopped.set()
+        self._thread.join()
+        deadline = time.monotonic() + wait_for_death
+        while self.lost is None:
+            self.lost = self.dead()
+            if self.lost is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        return self.lost
+
+
+def _abort_nccl() -> None:
+    """Abort every process group: a collective waiting on a dead rank raises
+    (rather than wait for COLLECTIVE_TIMEOUT)."""
+    from torch.distributed import distributed_c10d
+
+    distributed_c10d._abort_process_group()
 
 
 def _helper_main(index: int, job: HelperJob) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from engine.executors.devices import (  # noqa: E402
 from engine.executors.worker import local_device, visible_devices  # noqa: E402
 from engine.runinfo import provenance  # noqa: E402
 from engine.stages import StageEnvironment  # noqa: E402
+from engine.store import Store  # noqa: E402
 from engine.train import train_stage  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 from tests.conftest import REPO, engine_cmd, run_engine  # noqa: E402
@@ -337,3 +339,112 @@ def _cmdline(process) -> list[str]:
         return process.cmdline()
     except Exception:  # noqa: BLE001 - gone already
         return []
+
+
+# -- a helper rank that dies -----------------------------------------------------
+
+
+class _FakeProcess:
+    def __init__(self) -> None:
+        self.exitcode: int | None = None
+
+
+def test_the_watch_names_a_dead_helper_and_aborts_once():
+    from engine.distributed import HelperWatch
+
+    helpers = [_FakeProcess(), _FakeProcess()]
+    aborts: list[float] = []
+    watch = HelperWatch(
+        helpers, ("cuda:0", "cuda:1", "cuda:2"), lambda: aborts.append(1), every=0.01
+    )
+    time.sleep(0.05)
+    assert watch.lost is None and not aborts  # all alive: nothing to do
+    helpers[1].exitcode = -signal.SIGKILL
+    deadline = time.time() + 5
+    while not aborts and time.time() < deadline:
+        time.sleep(0.01)
+    assert aborts == [1]
+    assert watch.stop() == (
+        "rank 2 of cuda:0 + cuda:1 + cuda:2 died during training (killed by SIGKILL)"
+    )
+    assert aborts == [1]
+
+
+def test_helpers_that_ended_cleanly_are_not_lost_and_a_late_death_is_seen():
+    from engine.distributed import HelperWatch
+
+    helpers = [_FakeProcess()]
+    helpers[0].exitcode = 0  # after the last step, every rank exits 0
+    watch = HelperWatch(helpers, ("cpu", "cpu"), lambda: None, every=0.01)
+    time.sleep(0.05)
+    assert watch.stop() is None
+    # Rank 0 saw the closed connection a moment before the exit code existed.
+    helpers[0].exitcode = None
+    watch = HelperWatch(helpers, ("cpu", "cpu"), lambda: None, every=10)
+    threading.Timer(0.1, lambda: setattr(helpers[0], "exitcode", 3)).start()
+    assert watch.stop(wait_for_death=5.0) == (
+        "rank 1 of cpu + cpu died during training (exit code 3)"
+    )
+
+
+def test_a_lost_stage_is_reported_as_lost_for_a_retry():
+    from engine.errors import Cancelled, StageLost, stage_failure
+
+    why, message, trace = stage_failure(StageLost("rank 1 of cpu + cpu died"))
+    assert (why, message) == ("lost", "StageLost: rank 1 of cpu + cpu died")
+    assert stage_failure(Cancelled("stop"))[:2] == ("cancelled", "stop")
+    assert stage_failure(InputError("bad"))[:2] == ("input", "bad")
+    assert stage_failure(ValueError("x"))[0] == "error"
+
+
+@pytest.mark.slow
+def test_a_killed_helper_rank_fails_its_stage_which_runs_again(experiment, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    config = _ddp_experiment(experiment, tmp_path, epochs=3, languages=("en",))
+    text = config.read_text().replace("[train]", "gpus_per_stage = 2\n\n[train]", 1)
+    config.write_text(text, encoding="utf-8")
+    ws = tmp_path / "ws"
+    driver = subprocess.Popen(
+        engine_cmd(
+            "run",
+            str(config),
+            "--workspace",
+            str(ws),
+            "--run-id",
+            "h",
+            "--plain",
+            "--devices",
+            "cpu,cpu",
+        ),  # fmt: skip
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 240
+        while not any(e["type"] == "step" for e in _events(ws, "h")):
+            assert time.time() < deadline and driver.poll() is None
+            time.sleep(0.1)
+        tree = psutil.Process(driver.pid).children(recursive=True)
+        helpers = [p for p in tree if p.ppid() != driver.pid]
+        assert len(helpers) == 1, [_cmdline(p) for p in tree]
+        victim_stage = next(e for e in _events(ws, "h") if e["type"] == "step")["stage"]
+        helpers[0].kill()
+        output = driver.communicate(timeout=300)[0]
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, output[-3000:]
+    events = _events(ws, "h")
+    warnings = [e["message"] for e in events if e["type"] == "warning"]
+    assert any(
+        f"stage {victim_stage} failed: StageLost: rank 1 of cpu + cpu died during "
+        "training (killed by SIGKILL); running it again (retry 1 of 1)" in w
+        for w in warnings
+    ), warnings
+    ends = [
+        e for e in events if e["type"] == "stage_end" and e["stage"] == victim_stage
+    ]
+    assert "error" in ends[0] and "error" not in ends[-1]
+    assert Store(Workspace.open(ws)).results(run_id="h")

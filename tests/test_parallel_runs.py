@@ -41,17 +41,47 @@ def _ids(stages):
     return [s.key for s in stages]
 
 
-def test_ready_stages_follow_the_dag_in_plan_order():
+def test_ready_stages_follow_the_dag_longest_chain_first():
     scheduler = StageScheduler(_grid())
-    # Targets wait for their checkpoint; the baseline's start at once.
-    assert _ids(scheduler.ready()) == ["b1", "i1", "b2", "i2"]
+    # Targets wait for their checkpoint; the baseline's may start at once,
+    # but the checkpoints head longer chains: they go first.
+    assert _ids(scheduler.ready()) == ["i1", "i2", "b1", "b2"]
     first, second = scheduler.take(), scheduler.take()
-    assert _ids([first, second]) == ["b1", "i1"]  # two workers: plan order
-    assert second is not None
-    scheduler.done(second)
-    # The checkpoint exists: its target is ready, ahead of later seeds.
-    assert _ids(scheduler.ready()) == ["t1", "b2", "i2"]
+    assert _ids([first, second]) == ["i1", "i2"]  # two workers: both checkpoints
+    assert first is not None
+    scheduler.done(first)
+    # The checkpoint exists: its target is ready; equal chains go in plan order.
+    assert _ids(scheduler.ready()) == ["b1", "t1", "b2"]
     assert not scheduler.finished
+
+
+def test_two_workers_share_the_demo_grid_evenly():
+    """The shape of the demo grid on two workers of equal speed, every stage
+    one unit long: critical path first ends at 3 units, where plan order
+    (baseline targets first) ended at 4 with one worker idle at the end."""
+    scheduler = StageScheduler(_grid())
+    clock, running, ends = 0, [], {}
+    while not scheduler.finished:
+        while len(running) < 2 and (stage := scheduler.take()) is not None:
+            running.append((clock + 1, stage))
+        running.sort(key=lambda item: item[0])
+        clock, stage = running.pop(0)
+        scheduler.done(stage)
+        ends[stage.key] = clock
+    assert max(ends.values()) == 3
+    assert ends["i1"] == ends["i2"] == 1
+
+
+def test_a_checkpoint_more_targets_wait_for_goes_first():
+    stages = [
+        TargetStage("b1", "baseline", None, "t", 1, ("en",)),
+        IntermediateStage("small", "a", 1),
+        TargetStage("ta", "a", "small", "t", 1, ("en",)),
+        IntermediateStage("wide", "w", 1),
+        TargetStage("tw1", "w", "wide", "t", 1, ("en",)),
+        TargetStage("tw2", "w", "wide", "u", 1, ("en",)),
+    ]
+    assert _ids(StageScheduler(stages).ready()) == ["wide", "small", "b1"]
 
 
 def test_a_failed_stage_fails_its_dependents_only():

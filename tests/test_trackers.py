@@ -16,7 +16,7 @@ import pytest
 
 from engine.trackers.base import RunStart
 from engine.trackers.dispatch import TrackerListener
-from tests.conftest import experiment_toml, run_engine, write_sentiment_files
+from tests.conftest import REPO, experiment_toml, run_engine, write_sentiment_files
 
 REPORT = """
 [report]
@@ -201,7 +201,7 @@ def test_missing_tracker_package_is_bad_input_with_the_pip_line(tmp_path):
         result = run_engine("run", str(config), "--workspace", str(tmp_path / "ws"))
     assert result.returncode == 2, result.stdout + result.stderr
     out = result.stdout + result.stderr
-    assert "pip install 'xlt[mlflow]'" in out
+    assert f"-m pip install -e '{REPO}[mlflow]'" in out
     assert "Traceback" not in out
     assert not (tmp_path / "ws" / "runs").exists() or not any(
         (tmp_path / "ws" / "runs").iterdir()

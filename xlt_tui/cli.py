@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.errors import InputError
+from engine.extras import install_command
 from engine.workspace import Workspace
 
 MODES = ("runs", "launch", "results")
@@ -48,7 +49,9 @@ def open_tui(
     serve: Annotated[
         bool,
         typer.Option(
-            "--serve", help="Serve the TUI to a web browser (needs xlt[serve])."
+            "--serve",
+            # escape: rich would read [serve] as a style and drop it.
+            help=escape("Serve the TUI to a web browser (needs xlt[serve])."),
         ),
     ] = False,
     host: Annotated[
@@ -113,7 +116,7 @@ def serve_in_browser(command: str, host: str, port: int) -> None:
     except ImportError:
         err.print(
             "[red]error:[/red] --serve needs textual-serve: "
-            + escape("pip install 'xlt[serve]'")
+            + escape(install_command("serve"))
         )
         raise typer.Exit(code=2) from None
     if not is_loopback(host):

@@ -35,6 +35,7 @@ from engine.config import ExperimentConfig
 from engine.errors import InputError
 from engine.executors.local import StageOutcome
 from engine.executors.worker import WorkerSpec
+from engine.extras import install_command
 from engine.pipeline import Stage
 
 # Workers that die again and again (a broken node) end the run, as locally.
@@ -59,7 +60,7 @@ def import_ray() -> Any:
     except ImportError:
         raise InputError(
             'executor = "ray" needs Ray, which is not installed here: '
-            "pip install 'xlt[ray]' (or use the local executor, --executor local)"
+            f"{install_command('ray')} (or use the local executor, --executor local)"
         ) from None
     return ray
 

@@ -18,7 +18,6 @@ import os
 import socket
 import threading
 import time
-import traceback
 from typing import Any
 
 from engine.executors.worker import WorkerSpec
@@ -113,22 +112,13 @@ class StageActor:
             self._flush()
 
     def _run(self, stage: Any) -> tuple:
-        from engine.errors import Cancelled, InputError
+        from engine.errors import stage_failure
         from engine.stages import execute_stage
 
         try:
             return ("done", execute_stage(stage, self.env))
-        except Cancelled as exc:
-            return ("failed", "cancelled", str(exc), "")
-        except InputError as exc:
-            return ("failed", "input", str(exc), "")
         except Exception as exc:  # noqa: BLE001 - the driver decides
-            return (
-                "failed",
-                "error",
-                f"{type(exc).__name__}: {exc}",
-                traceback.format_exc(),
-            )
+            return ("failed", *stage_failure(exc))
 
     def stop(self) -> None:
         """Stop the running stage at its next safe point (runs beside `run`:

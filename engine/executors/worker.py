@@ -29,7 +29,7 @@ from engine.control import die_with_parent
 #   ("event", type, fields)                 an event of the running stage
 #   ("score", stage_id, Score, reused)      one language's score
 #   ("done", stage_id, info)                the stage ended; info for stage_end
-#   ("failed", stage_id, why, message, traceback)  why: cancelled|input|error
+#   ("failed", stage_id, why, message, traceback)  engine.errors.stage_failure
 # What a worker receives: a Stage to run, or None to exit.
 
 
@@ -117,7 +117,7 @@ def _environment(spec: WorkerSpec, send, stop_event):
 
 
 def _serve(conn, env, send) -> None:
-    from engine.errors import Cancelled, InputError
+    from engine.errors import stage_failure
     from engine.stages import execute_stage
 
     while True:
@@ -129,18 +129,8 @@ def _serve(conn, env, send) -> None:
             return
         try:
             info = execute_stage(stage, env)
-        except Cancelled as exc:
-            send("failed", stage.id, "cancelled", str(exc), "")
-        except InputError as exc:
-            send("failed", stage.id, "input", str(exc), "")
         except Exception as exc:  # noqa: BLE001 - the driver decides
-            send(
-                "failed",
-                stage.id,
-                "error",
-                f"{type(exc).__name__}: {exc}",
-                traceback.format_exc(),
-            )
+            send("failed", stage.id, *stage_failure(exc))
         else:
             send("done", stage.id, info)
 

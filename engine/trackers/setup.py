@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.errors import InputError
+from engine.extras import install_command
 from engine.trackers.base import RunStart, Tracker
 from engine.trackers.dispatch import TrackerListener
 
 if TYPE_CHECKING:
     from engine.config.schema import ReportTable
 
-# The package each tracker imports; `pip install 'xlt[<tracker>]'` brings it.
+# The package each tracker imports; the extra of the same name brings it.
 PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
 
 
@@ -25,7 +26,7 @@ def check_installed(report: ReportTable, source: str = "") -> None:
     missing = [name for name in report.to if not _importable(PACKAGES[name])]
     if missing:
         where = f"{source}: " if source else ""
-        lines = " and ".join(f"pip install 'xlt[{name}]'" for name in missing)
+        lines = " and ".join(install_command(name) for name in missing)
         raise InputError(
             f"{where}[report] to lists {', '.join(missing)}, whose package is not "
             f"installed; install it ({lines}) or remove it from [report] to"

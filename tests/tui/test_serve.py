@@ -79,7 +79,9 @@ def test_missing_extra_says_what_to_install(tmp_path, monkeypatch):
         cli.cli, ["--workspace", str(tmp_path), "--serve"], catch_exceptions=False
     )
     assert result.exit_code == 2
-    assert "pip install 'xlt[serve]'" in result.output
+    # The command that works for xlt installed from its folder (setup.sh).
+    quoted = shlex.quote(f"{REPO}[serve]")  # brackets quoted: zsh globs them
+    assert f"{sys.executable} -m pip install -e {quoted}" in result.output
     assert "Traceback" not in result.output
 
 
