@@ -90,17 +90,12 @@ def not_one_of(value: Any, choices: tuple) -> str:
     return f"'{value}' is not one of {listed}{did_you_mean(value, map(str, choices))}"
 
 
-def first_problem(exc: ValidationError, raw: Mapping) -> Problem:
-    """The problem to report first: an unknown key (often the cause of a
-    missing one), then a missing key, then a wrong value, in the schema's order."""
-    return all_problems(exc, raw)[0]
-
-
 def all_problems(exc: ValidationError, raw: Mapping) -> list[Problem]:
-    """Every problem, ranked as `first_problem` ranks them (a stable sort, so
-    the schema's order within a rank), each said once: pydantic reports a list
-    with two bad items, or a value every member of a union refused, as several
-    errors that read as one problem here."""
+    """Every problem, in the order to report them: an unknown key (often the
+    cause of a missing one), then a missing key, then a wrong value (a stable
+    sort, so the schema's order within a rank). Each is said once: pydantic
+    reports a list with two bad items, or a value every member of a union
+    refused, as several errors that read as one problem here."""
     errors = exc.errors(include_url=False)
     rank = {t: 0 for t in _UNKNOWN} | {t: 1 for t in _MISSING}
     problems: list[Problem] = []
