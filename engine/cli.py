@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import datetime
 from functools import wraps
 from typing import Annotated, Any
@@ -42,6 +43,23 @@ WorkspaceOpt = Annotated[
     str | None,
     typer.Option(
         "--workspace", "-w", help="Workspace folder (default $XLT_HOME or ~/.xlt)."
+    ),
+]
+# The bootstrap's settings (results --ci, compare); unset: SignificanceSettings'.
+ResamplesOpt = Annotated[
+    int | None,
+    typer.Option("--resamples", help="Bootstrap resamples (default 1000)."),
+]
+BootstrapSeedOpt = Annotated[
+    int | None,
+    typer.Option("--bootstrap-seed", help="The bootstrap's seed (default 0)."),
+]
+CorrectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--correction",
+        help="holm (default), bh (Benjamini-Hochberg) or none, over each "
+        "table's comparisons.",
     ),
 ]
 
@@ -543,20 +561,9 @@ def results(
             "significant after the --correction; csv/json gain the fields.",
         ),
     ] = False,
-    resamples: Annotated[
-        int, typer.Option("--resamples", help="With --ci: bootstrap resamples.")
-    ] = 1000,
-    bootstrap_seed: Annotated[
-        int, typer.Option("--bootstrap-seed", help="With --ci: the bootstrap's seed.")
-    ] = 0,
-    correction: Annotated[
-        str,
-        typer.Option(
-            "--correction",
-            help="With --ci: holm (default), bh (Benjamini-Hochberg) or none, "
-            "over each table's comparisons.",
-        ),
-    ] = "holm",
+    resamples: ResamplesOpt = None,
+    bootstrap_seed: BootstrapSeedOpt = None,
+    correction: CorrectionOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Zero-shot results: one row per intermediate choice, one column per language."""
@@ -703,15 +710,25 @@ def _print_gap(records: list[dict], split: str, fmt: str) -> None:
         out.print(f"{name}: no English score (its own or a translate-test row): no gap")
 
 
-def _significance_settings(ci: bool, resamples: int, seed: int, correction: str):
+def _significance_settings(
+    ci: bool, resamples: int | None, seed: int | None, correction: str | None
+):
+    """The bootstrap settings given on the command line, the defaults (in
+    SignificanceSettings, the one place they are set) for the rest."""
     from engine.significance import SignificanceSettings
 
-    if not ci and (resamples != 1000 or seed != 0 or correction != "holm"):
+    if not ci and (resamples, seed, correction) != (None, None, None):
         raise InputError(
             "--resamples, --bootstrap-seed and --correction apply to the "
             "intervals; add --ci"
         )
-    return SignificanceSettings(n_resamples=resamples, seed=seed, correction=correction)
+    settings = SignificanceSettings()
+    return replace(
+        settings,
+        n_resamples=settings.n_resamples if resamples is None else resamples,
+        seed=settings.seed if seed is None else seed,
+        correction=settings.correction if correction is None else correction,
+    )
 
 
 def _with_significance(rows: list[dict], workspace: str | None, settings) -> list:
@@ -780,18 +797,9 @@ def compare(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="table, csv or json.")
     ] = "table",
-    resamples: Annotated[
-        int, typer.Option("--resamples", help="Bootstrap resamples.")
-    ] = 1000,
-    bootstrap_seed: Annotated[
-        int, typer.Option("--bootstrap-seed", help="The bootstrap's seed.")
-    ] = 0,
-    correction: Annotated[
-        str,
-        typer.Option(
-            "--correction", help="holm (default), bh or none, over the table."
-        ),
-    ] = "holm",
+    resamples: ResamplesOpt = None,
+    bootstrap_seed: BootstrapSeedOpt = None,
+    correction: CorrectionOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """B - A per target and language, with its interval and p-value, on the
@@ -799,7 +807,7 @@ def compare(
     intermediate choice they share; RUN:INTERMEDIATE picks one choice."""
     from engine import report
     from engine import significance_report as sr
-    from engine.significance import SignificanceSettings, compare_choices
+    from engine.significance import compare_choices
 
     formats = ("table", "csv", "json")
     if fmt not in formats:
@@ -808,9 +816,7 @@ def compare(
             f"{did_you_mean(fmt, formats)}"
         )
     _check_split_options(split, None, False)
-    settings = SignificanceSettings(
-        n_resamples=resamples, seed=bootstrap_seed, correction=correction
-    )
+    settings = _significance_settings(True, resamples, bootstrap_seed, correction)
     store = _open_store(workspace)
     records = store.results()
     runs = [str(r["id"]) for r in store.runs()]
