@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
@@ -62,6 +62,9 @@ from engine.store import Store
 from engine.trackers import check_installed, open_trackers
 from engine.trackers.base import RunStart
 from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from engine.executors.local import LocalExecutor
 
 
 @dataclass
@@ -378,7 +381,7 @@ def execute(
 ) -> int:
     """Run a prepared plan to its end; return the exit code. With `starting`,
     the run's `starting` record becomes its `running` one."""
-    config, plan, workspace = prepared.config, prepared.plan, prepared.workspace
+    config, workspace = prepared.config, prepared.workspace
     if config.executor != "ray":  # (a cluster's devices are the cluster's)
         check_device(config)
     check_installed(config.report, config.source_file)
@@ -387,10 +390,36 @@ def execute(
         _check_unused(store, workspace, run_id)
     cleaned = _remove_abandoned_leftovers(workspace)
 
+    from engine.executors import start_local_workers
     from engine.executors.devices import resolve_devices
-    from engine.runner import PlanRunner
 
     devices = resolve_devices(config)
+    # Local workers start now and import torch and transformers while this
+    # process loads the model to check it (seconds each, side by side); they
+    # touch the workspace only once the runner tells them the run exists.
+    workers = start_local_workers(config, str(workspace.root), run_id, devices)
+    try:
+        return _execute(
+            prepared, run_id, listeners, starting, store, cleaned, devices, workers
+        )
+    finally:
+        if workers is not None:
+            workers.close()  # (the runner closed them already if the run ran)
+
+
+def _execute(
+    prepared: Prepared,
+    run_id: str,
+    listeners: Sequence[Callable[[dict[str, Any]], None]],
+    starting: StartingRun | None,
+    store: Store,
+    cleaned: list[Path],
+    devices: list[str],
+    workers: LocalExecutor | None,
+) -> int:
+    from engine.runner import PlanRunner
+
+    config, plan, workspace = prepared.config, prepared.plan, prepared.workspace
     _quiet_libraries()
     if starting is None:
         stop = StopFlag()
@@ -411,6 +440,7 @@ def execute(
             EventWriter(None, run_id),
             stop,
             devices=devices,
+            workers=workers,
         )
     except BaseException as exc:
         _remove_own_leftovers(workspace)  # (a built-in model half written)

@@ -21,21 +21,24 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from engine.config import ExperimentConfig
 from engine.errors import Cancelled, InputError
 from engine.events import EventWriter
-from engine.executors import make_executor
-from engine.executors.local import STOP_GRACE_S, StageOutcome
+from engine.executors import make_executor, on_workers
+from engine.executors.local import STOP_GRACE_S, LocalExecutor, StageOutcome
 from engine.kinds.base import Score
 from engine.pipeline import IntermediateStage, Plan, Stage, TargetStage
 from engine.scheduler import StageScheduler
 from engine.stages import StageEnvironment, execute_stage
 from engine.store import Store
 from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from engine.executors.ray_executor import RayExecutor
 
 
 class StagesFailed(Exception):
@@ -53,7 +56,11 @@ class PlanRunner:
         events: EventWriter,
         should_stop: Callable[[], bool],
         devices: Sequence[str] = (),
+        workers: LocalExecutor | None = None,
     ):
+        """`workers`: local workers started already (engine.launch starts
+        them before this checks the model); otherwise the executor is made
+        when the run starts."""
         self.config = config
         self.plan = plan
         self.workspace = workspace
@@ -62,6 +69,7 @@ class PlanRunner:
         self.events = events  # replaced by the run's own once it is registered
         self.should_stop = should_stop
         self.devices = list(devices)
+        self.workers = workers
         self.completed = 0
         # Loads the tokenizer now, so a model that cannot be loaded is bad
         # input before the run is registered. With several devices the
@@ -81,13 +89,8 @@ class PlanRunner:
 
     @property
     def parallel(self) -> bool:
-        """Stages in worker processes (several devices, a group of devices
-        training each stage together, or a Ray cluster)."""
-        return (
-            len(self.devices) > 1
-            or any("+" in d for d in self.devices)  # one DDP group: a worker
-            or self.config.executor == "ray"
-        )
+        """Stages in worker processes (engine.executors.on_workers)."""
+        return on_workers(self.config, self.devices)
 
     @property
     def device_label(self) -> str:
@@ -141,14 +144,22 @@ class PlanRunner:
             assert isinstance(stage, TargetStage)
             self._record(stage, score, reused, device)
 
-        executor = make_executor(
-            self.config,
-            str(self.workspace.root),
-            self.run_id,
-            self.devices,
-            on_event=lambda type, fields: self.events.emit(type, **fields),
-            on_score=on_score,
-        )
+        def on_event(type: str, fields: dict[str, Any]) -> None:
+            self.events.emit(type, **fields)
+
+        executor: LocalExecutor | RayExecutor
+        if self.workers is not None:
+            executor = self.workers
+            executor.on_event, executor.on_score = on_event, on_score
+        else:
+            executor = make_executor(
+                self.config,
+                str(self.workspace.root),
+                self.run_id,
+                self.devices,
+                on_event=on_event,
+                on_score=on_score,
+            )
         with executor:
             while not scheduler.finished:
                 if self.should_stop() and stopping_since is None:

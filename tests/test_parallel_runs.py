@@ -433,3 +433,38 @@ def test_a_failed_stage_skips_its_dependents_and_keeps_the_rest(tmp_path):
         ("baseline", "sent", "de", 1),
     }
     assert _status(ws, "f1") == "failed"
+
+
+def test_workers_started_before_a_refused_model_check_are_stopped(
+    experiment, tmp_path, monkeypatch
+):
+    """Local workers start (and import torch) while the driver checks the
+    model; a model refused there ends the run before it exists, with no
+    worker left running and nothing written for the run."""
+    import multiprocessing
+
+    from engine.executors.local import LocalExecutor
+    from engine.launch import execute, prepare
+    from engine.workspace import Workspace
+
+    model = tmp_path / "no-weights"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "bert"}')
+    config = experiment()
+    text = config.read_text().replace('model = "xlt-tiny"', f'model = "{model}"')
+    config.write_text(text, encoding="utf-8")
+    started: list[int] = []
+    real_start = LocalExecutor.start
+
+    def start(self):
+        started.append(len(self.devices))
+        return real_start(self)
+
+    monkeypatch.setattr(LocalExecutor, "start", start)
+    ws = Workspace.open(tmp_path / "ws")
+    prepared = prepare(str(config), ws, devices="cpu,cpu")
+    with pytest.raises(InputError):
+        execute(prepared, "r1")
+    assert started == [2]  # the workers were started before the refusal
+    assert multiprocessing.active_children() == []
+    assert not ws.run_dir("r1").exists()

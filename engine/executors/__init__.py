@@ -17,6 +17,38 @@ if TYPE_CHECKING:
     from engine.executors.ray_executor import RayExecutor
 
 
+def on_workers(config: ExperimentConfig, devices: Sequence[str]) -> bool:
+    """Whether a run's stages run in worker processes (several devices, a
+    group of devices training each stage together, or a Ray cluster) rather
+    than one after another in the `xlt-engine run` process."""
+    return (
+        len(devices) > 1
+        or any("+" in d for d in devices)  # one DDP group: a worker
+        or config.executor == "ray"
+    )
+
+
+def start_local_workers(
+    config: ExperimentConfig,
+    workspace_root: str,
+    run_id: str,
+    devices: Sequence[str],
+) -> LocalExecutor | None:
+    """The local executor with its workers started (importing, not yet
+    told to go), for a run whose stages run on local workers; None for one
+    in process or on Ray (whose actors start with the run). The runner sets
+    its callbacks and lets it go."""
+    if config.executor == "ray" or not on_workers(config, devices):
+        return None
+    from engine.executors.local import LocalExecutor
+
+    def unset(*args: Any) -> None:
+        raise AssertionError("the runner sets the callbacks before go()")
+
+    executor = LocalExecutor(config, workspace_root, run_id, devices, unset, unset)
+    return executor.start()
+
+
 def make_executor(
     config: ExperimentConfig,
     workspace_root: str,

@@ -25,7 +25,7 @@ from typing import Any
 from engine.config import ExperimentConfig
 from engine.errors import InputError
 from engine.executors.devices import threads_per_worker
-from engine.executors.worker import WorkerSpec, visible_devices, worker_main
+from engine.executors.worker import GO, WorkerSpec, visible_devices, worker_main
 from engine.pipeline import Stage
 
 # How long stopping workers may take to reach a safe point before they are
@@ -84,11 +84,28 @@ class LocalExecutor:
         self._stop = self._context.Event()
         self.workers: list[_Worker] = []
         self._deaths = 0
+        self._started = self._going = False
 
     # -- life -----------------------------------------------------------------
+    def start(self) -> LocalExecutor:
+        """Start the workers; they import what they need and wait for go()
+        (engine.launch starts them while it checks the run)."""
+        if not self._started:
+            self._started = True
+            for device in self.devices:
+                self.workers.append(self._spawn(device))
+        return self
+
+    def go(self) -> None:
+        """The run exists: workers build their environments and report ready."""
+        self._going = True
+        for worker in self.workers:
+            self._send_go(worker)
+
     def __enter__(self) -> LocalExecutor:
-        for device in self.devices:
-            self.workers.append(self._spawn(device))
+        self.start()
+        if not self._going:
+            self.go()
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
@@ -125,7 +142,17 @@ class LocalExecutor:
             else:
                 os.environ["CUDA_VISIBLE_DEVICES"] = saved
         theirs.close()
-        return _Worker(device, process, ours)
+        worker = _Worker(device, process, ours)
+        if self._going:  # a replacement for a worker that died
+            self._send_go(worker)
+        return worker
+
+    @staticmethod
+    def _send_go(worker: _Worker) -> None:
+        try:
+            worker.conn.send(GO)
+        except (OSError, ValueError):
+            pass  # it died already: poll() sees it
 
     def close(self) -> None:
         """Ask every worker to exit, then make sure: none outlives the run."""

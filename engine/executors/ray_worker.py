@@ -1,7 +1,7 @@
 """A Ray worker: an actor that runs the stages its driver hands it.
 
 The Ray counterpart of engine.executors.worker: it builds the same stage
-environment (engine.executors.worker._environment) on the device Ray gave it,
+environment (engine.executors.worker.build_environment) on the device Ray gave it,
 and reports events and scores through a Ray queue the driver drains; how a
 stage ended is the return value of `run`. The driver (`xlt-engine run`) stays
 the single writer of the store and the event stream.
@@ -75,9 +75,10 @@ class StageActor:
             f"{host}:cuda:{'+'.join(gpus)}" if gpus else f"{host}:cpu{self.slot}"
         )
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from engine.executors.worker import _environment
+        from engine.executors.worker import build_environment, preload
 
-        self.env = _environment(self.spec, self._send, self.stop_event)
+        preload(self.spec.threads)
+        self.env = build_environment(self.spec, self._send, self.stop_event)
         self._sender = threading.Thread(
             target=self._send_periodically, name="xlt-ray-outbox", daemon=True
         )

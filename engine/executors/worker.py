@@ -2,7 +2,11 @@
 
 Started with the multiprocessing "spawn" context (a fresh interpreter: no
 CUDA state inherited, and CUDA_VISIBLE_DEVICES is set before torch is
-imported here). Reports everything over its pipe: events, scores, and how
+imported here). It starts while its driver still checks the run (the model
+loads, the run is recorded), so the seconds both spend importing torch and
+transformers overlap: it imports them, then waits for the driver's GO before
+it touches the workspace (a run that never starts leaves nothing of a
+worker's behind). Reports everything over its pipe: events, scores, and how
 each stage ended; the driver (`xlt-engine run`) writes them. Ignores Ctrl-C
 and hang-ups, which reach the whole process group: the driver decides, and
 stops workers through the shared stop event. Dies with its driver: the
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
@@ -30,7 +35,9 @@ from engine.control import die_with_parent
 #   ("score", stage_id, Score, reused)      one language's score
 #   ("done", stage_id, info)                the stage ended; info for stage_end
 #   ("failed", stage_id, why, message, traceback)  engine.errors.stage_failure
-# What a worker receives: a Stage to run, or None to exit.
+# What a worker receives: GO once (the run exists: build the environment),
+# then a Stage to run, or None to exit.
+GO = "go"
 
 
 @dataclass(frozen=True)
@@ -82,18 +89,42 @@ def worker_main(conn, spec: WorkerSpec, stop_event) -> None:
             conn.send(message)
 
     try:
-        env = _environment(spec, send, stop_event)
+        preload(spec.threads)
+        try:
+            if conn.recv() != GO:
+                return  # the run did not start
+        except (EOFError, OSError):
+            return  # the driver is gone
+        env = build_environment(spec, send, stop_event)
     except BaseException as exc:  # noqa: BLE001 - reported, then the worker exits
         send("broken", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         return
     send("ready", os.getpid())
     _serve(conn, env, send)
+    # Told to exit, every stage reported: skip the interpreter's teardown of
+    # torch and transformers (a second or more, which the driver would wait
+    # for at the end of every run). Nothing of the worker's is left to flush
+    # but its console.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
-def _environment(spec: WorkerSpec, send, stop_event):
+def preload(threads: int) -> None:
+    """Import what every stage needs, before the run exists: seconds a
+    fresh interpreter spends once (torch, transformers' model code, datasets)
+    while the driver is busy with its own checks. Writes nothing."""
     import torch
 
-    torch.set_num_threads(spec.threads)
+    torch.set_num_threads(threads)
+    import datasets  # noqa: F401 - the data loaders' (imported by a stage)
+    import transformers.modeling_utils  # noqa: F401 - every model class's base
+
+    import engine.stages  # noqa: F401
+    import engine.train  # noqa: F401
+
+
+def build_environment(spec: WorkerSpec, send, stop_event):
     _quiet_libraries()
     from engine.stages import StageEnvironment
     from engine.workspace import Workspace
