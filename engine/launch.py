@@ -65,6 +65,7 @@ from engine.workspace import Workspace
 
 if TYPE_CHECKING:
     from engine.executors.local import LocalExecutor
+    from engine.executors.ray_executor import RayExecutor
 
 
 @dataclass
@@ -390,14 +391,15 @@ def execute(
         _check_unused(store, workspace, run_id)
     cleaned = _remove_abandoned_leftovers(workspace)
 
-    from engine.executors import start_local_workers
+    from engine.executors import start_workers
     from engine.executors.devices import resolve_devices
 
     devices = resolve_devices(config)
-    # Local workers start now and import torch and transformers while this
-    # process loads the model to check it (seconds each, side by side); they
-    # touch the workspace only once the runner tells them the run exists.
-    workers = start_local_workers(config, str(workspace.root), run_id, devices)
+    # Workers (local processes, Ray actors) start now and import torch and
+    # transformers while this process loads the model to check it (seconds
+    # each, side by side); they touch the workspace only once the runner
+    # tells them the run exists.
+    workers = start_workers(config, str(workspace.root), run_id, devices)
     try:
         return _execute(
             prepared, run_id, listeners, starting, store, cleaned, devices, workers
@@ -415,7 +417,7 @@ def _execute(
     store: Store,
     cleaned: list[Path],
     devices: list[str],
-    workers: LocalExecutor | None,
+    workers: LocalExecutor | RayExecutor | None,
 ) -> int:
     from engine.runner import PlanRunner
 

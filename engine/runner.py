@@ -56,11 +56,11 @@ class PlanRunner:
         events: EventWriter,
         should_stop: Callable[[], bool],
         devices: Sequence[str] = (),
-        workers: LocalExecutor | None = None,
+        workers: LocalExecutor | RayExecutor | None = None,
     ):
-        """`workers`: local workers started already (engine.launch starts
-        them before this checks the model); otherwise the executor is made
-        when the run starts."""
+        """`workers`: an executor started already (engine.launch starts it
+        before this checks the model); otherwise one is made when the run
+        starts."""
         self.config = config
         self.plan = plan
         self.workspace = workspace

@@ -8,7 +8,9 @@ its result.
 
 Which ready stage goes first: the one heading the longest chain of stages
 still to run (critical path first, the classic list-scheduling rule; Graham
-1969, Hu 1961), then the one more stages wait for, then plan order. In a grid
+1969, Hu 1961), then the one more stages wait for, then one whose
+checkpoint has just been made over one that needs none (a target starts as
+soon as its intermediate checkpoint exists), then plan order. In a grid
 that means every intermediate stage before any target, so the targets that
 need a checkpoint are not all left for the end: with the plan's order
 (baseline targets first) two workers ran the demo grid as 4 stages on one and
@@ -42,7 +44,7 @@ class StageScheduler:
     stages: Sequence[Stage]
     state: dict[str, str] = field(init=False)
     _writer: dict[str, str] = field(init=False)  # key -> id of the stage writing it
-    _priority: dict[str, tuple[int, int, int]] = field(init=False)
+    _priority: dict[str, tuple[int, int, int, int]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = {s.id: WAITING for s in self.stages}
@@ -73,9 +75,10 @@ class StageScheduler:
         self.state[ready[0].id] = RUNNING
         return ready[0]
 
-    def _priorities(self) -> dict[str, tuple[int, int, int]]:
+    def _priorities(self) -> dict[str, tuple[int, int, int, int]]:
         """Sort key per stage id: (-longest chain it heads, -stages that
-        need it directly or not, plan position)."""
+        need it directly or not, -stages it waited for in a chain, plan
+        position)."""
         dependents: dict[str, list[str]] = {s.id: [] for s in self.stages}
         for s in self.stages:
             for needed in self.needs(s):
@@ -94,8 +97,17 @@ class StageScheduler:
 
         for s in self.stages:
             walk(s.id)
+        by_id = {s.id: s for s in self.stages}
+        depth: dict[str, int] = {}
+
+        def above(stage_id: str) -> int:
+            if stage_id not in depth:
+                needed = self.needs(by_id[stage_id])
+                depth[stage_id] = 1 + max(map(above, needed), default=-1)
+            return depth[stage_id]
+
         return {
-            s.id: (-chain[s.id], -len(below[s.id]), position)
+            s.id: (-chain[s.id], -len(below[s.id]), -above(s.id), position)
             for position, s in enumerate(self.stages)
         }
 

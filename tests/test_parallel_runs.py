@@ -50,8 +50,8 @@ def test_ready_stages_follow_the_dag_longest_chain_first():
     assert _ids([first, second]) == ["i1", "i2"]  # two workers: both checkpoints
     assert first is not None
     scheduler.done(first)
-    # The checkpoint exists: its target is ready; equal chains go in plan order.
-    assert _ids(scheduler.ready()) == ["b1", "t1", "b2"]
+    # The checkpoint exists: its target goes next, ahead of the baseline's.
+    assert _ids(scheduler.ready()) == ["t1", "b1", "b2"]
     assert not scheduler.finished
 
 
@@ -70,6 +70,7 @@ def test_two_workers_share_the_demo_grid_evenly():
         ends[stage.key] = clock
     assert max(ends.values()) == 3
     assert ends["i1"] == ends["i2"] == 1
+    assert ends["t1"] == ends["t2"] == 2  # each right after its checkpoint
 
 
 def test_a_checkpoint_more_targets_wait_for_goes_first():

@@ -28,24 +28,23 @@ def on_workers(config: ExperimentConfig, devices: Sequence[str]) -> bool:
     )
 
 
-def start_local_workers(
+def start_workers(
     config: ExperimentConfig,
     workspace_root: str,
     run_id: str,
     devices: Sequence[str],
-) -> LocalExecutor | None:
-    """The local executor with its workers started (importing, not yet
-    told to go), for a run whose stages run on local workers; None for one
-    in process or on Ray (whose actors start with the run). The runner sets
-    its callbacks and lets it go."""
-    if config.executor == "ray" or not on_workers(config, devices):
+) -> LocalExecutor | RayExecutor | None:
+    """The executor of a run whose stages run on workers, started: its
+    workers exist and import what stages need, and wait for go() before they
+    touch the workspace. None for a run in process. The runner sets its
+    callbacks and lets it go."""
+    if not on_workers(config, devices):
         return None
-    from engine.executors.local import LocalExecutor
 
     def unset(*args: Any) -> None:
         raise AssertionError("the runner sets the callbacks before go()")
 
-    executor = LocalExecutor(config, workspace_root, run_id, devices, unset, unset)
+    executor = make_executor(config, workspace_root, run_id, devices, unset, unset)
     return executor.start()
 
 

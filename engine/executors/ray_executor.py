@@ -47,7 +47,7 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 class _Slot:
     index: int
     actor: Any
-    ready_ref: Any  # setup()'s result, until it comes back
+    ready_ref: Any  # setup()'s result, from go() until it comes back
     device: str = ""  # as the cluster names it: host:cuda:3, host:cpu1
     pid: int | None = None
     stage: Stage | None = None
@@ -86,22 +86,40 @@ class RayExecutor:
         self._queue: Any = None
         self._started_ray = False
         self._stopping = False
+        self._going = False
         self._deaths = 0
         self._token_file = os.path.join(workspace_root, "tmp", f"ray-check-{run_id}")
         self._token = secrets.token_hex(16)
 
     # -- life -----------------------------------------------------------------
-    def __enter__(self) -> RayExecutor:
-        ray = self._ray = import_ray()
-        self._connect()
-        from ray.util.queue import Queue
+    def start(self) -> RayExecutor:
+        """Join the cluster and create the actors, which import what a stage
+        needs while the driver checks the run; they look at the workspace
+        only at go() (engine.launch starts them before the model check)."""
+        if self._ray is None:
+            ray = self._ray = import_ray()
+            self._connect()
+            from ray.util.queue import Queue
 
-        self._queue = Queue()
+            self._queue = Queue()
+            self._requests = self._slot_requests(ray.cluster_resources())
+            self.slots = [self._spawn(i) for i in range(len(self._requests))]
+        return self
+
+    def go(self) -> None:
+        """The run exists: actors check the workspace (the file written here
+        must be there for them) and build their environments."""
+        self._going = True
         os.makedirs(os.path.dirname(self._token_file), exist_ok=True)
         with open(self._token_file, "w", encoding="utf-8") as f:
             f.write(self._token)
-        self._requests = self._slot_requests(ray.cluster_resources())
-        self.slots = [self._spawn(i) for i in range(len(self._requests))]
+        for slot in self.slots:
+            slot.ready_ref = slot.actor.setup.remote()
+
+    def __enter__(self) -> RayExecutor:
+        self.start()
+        if not self._going:
+            self.go()
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
@@ -203,7 +221,7 @@ class RayExecutor:
             max_restarts=0,  # a dead actor's stage is the driver's to retry
         )
         actor = remote.remote(spec, self._queue, index, self._token_file, self._token)
-        return _Slot(index, actor, actor.setup.remote())
+        return _Slot(index, actor, actor.setup.remote() if self._going else None)
 
     def close(self) -> None:
         ray = self._ray
@@ -237,7 +255,7 @@ class RayExecutor:
         return [
             i
             for i, s in enumerate(self.slots)
-            if s.ready_ref is None and s.stage is None
+            if s.ready_ref is None and s.pid is not None and s.stage is None
         ]
 
     def device(self, index: int) -> str:

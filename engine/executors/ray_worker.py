@@ -50,6 +50,15 @@ class StageActor:
         self._outbox: list[tuple] = []
         self._outbox_lock = threading.Lock()
         self._sender: threading.Thread | None = None
+        # Imports now, while the driver checks the run; a failure is told at
+        # setup(), where the driver looks for one.
+        self._preload_error: BaseException | None = None
+        try:
+            from engine.executors.worker import preload
+
+            preload(spec.threads)
+        except Exception as exc:  # noqa: BLE001 - raised again by setup()
+            self._preload_error = exc
 
     def setup(self) -> dict[str, Any]:
         """Check the workspace, build the environment; what the driver shows."""
@@ -75,9 +84,10 @@ class StageActor:
             f"{host}:cuda:{'+'.join(gpus)}" if gpus else f"{host}:cpu{self.slot}"
         )
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from engine.executors.worker import build_environment, preload
+        from engine.executors.worker import build_environment
 
-        preload(self.spec.threads)
+        if self._preload_error is not None:
+            raise self._preload_error
         self.env = build_environment(self.spec, self._send, self.stop_event)
         self._sender = threading.Thread(
             target=self._send_periodically, name="xlt-ray-outbox", daemon=True
