@@ -290,29 +290,27 @@ def test_a_run_on_groups_of_two_cpus_gives_the_sequential_results(experiment, tm
         assert ddp_losses[key] == pytest.approx(loss, abs=1e-3), key
 
 
-@pytest.mark.slow
-def test_killing_the_run_leaves_no_helper_rank(experiment, tmp_path):
-    psutil = pytest.importorskip("psutil")
+def _start_ddp_run(experiment, tmp_path: Path, run_id: str, devices: str, **popen):
+    """`xlt-engine run` of a small DDP config (gpus_per_stage = 2) on
+    `devices`, started in the background; (the driver, its workspace)."""
     config = _ddp_experiment(experiment, tmp_path, epochs=3, languages=("en",))
     text = config.read_text().replace("[train]", "gpus_per_stage = 2\n\n[train]", 1)
     config.write_text(text, encoding="utf-8")
     ws = tmp_path / "ws"
-    driver = subprocess.Popen(
-        engine_cmd(
-            "run",
-            str(config),
-            "--workspace",
-            str(ws),
-            "--run-id",
-            "k",
-            "--plain",
-            "--devices",
-            "cpu,cpu,cpu,cpu",
-        ),  # fmt: skip
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = engine_cmd(
+        "run", str(config), "--workspace", str(ws), "--run-id", run_id, "--plain",
+        "--devices", devices,
+    )  # fmt: skip
+    return subprocess.Popen(command, cwd=REPO, **popen), ws
+
+
+@pytest.mark.slow
+def test_killing_the_run_leaves_no_helper_rank(experiment, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    driver, ws = _start_ddp_run(
+        experiment, tmp_path, "k", "cpu,cpu,cpu,cpu",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         deadline = time.time() + 240
         while not any(
@@ -400,27 +398,10 @@ def test_a_lost_stage_is_reported_as_lost_for_a_retry():
 @pytest.mark.slow
 def test_a_killed_helper_rank_fails_its_stage_which_runs_again(experiment, tmp_path):
     psutil = pytest.importorskip("psutil")
-    config = _ddp_experiment(experiment, tmp_path, epochs=3, languages=("en",))
-    text = config.read_text().replace("[train]", "gpus_per_stage = 2\n\n[train]", 1)
-    config.write_text(text, encoding="utf-8")
-    ws = tmp_path / "ws"
-    driver = subprocess.Popen(
-        engine_cmd(
-            "run",
-            str(config),
-            "--workspace",
-            str(ws),
-            "--run-id",
-            "h",
-            "--plain",
-            "--devices",
-            "cpu,cpu",
-        ),  # fmt: skip
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    driver, ws = _start_ddp_run(
+        experiment, tmp_path, "h", "cpu,cpu",
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
     try:
         deadline = time.time() + 240
         while not any(e["type"] == "step" for e in _events(ws, "h")):
