@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import logging
 import os
 import signal
 import socket
@@ -215,7 +216,12 @@ class HelperWatch:
         while not self._stopped.wait(every):
             if (lost := self.dead()) is not None:
                 self.lost = lost
-                self.abort()
+                try:
+                    self.abort()
+                except Exception:  # noqa: BLE001 - the collective times out instead
+                    logging.getLogger("xlt.engine").exception(
+                        "could not abort the process group after: %s", lost
+                    )
                 return
 
     def stop(self, wait_for_death: float = 0.0) -> str | None:
