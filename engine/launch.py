@@ -476,7 +476,12 @@ def _execute(
         "precision": config.precision,
         "workspace": str(workspace.root),
         "plan": plan.summary(),
-        "provenance": provenance(config, runner.device_name, plan.data),
+        "provenance": provenance(
+            config,
+            runner.device_name,
+            plan.data,
+            threads=None if workers is None else workers.threads,
+        ),
         **_code_run_fields(config),
         "trust_remote_code": config.trust_remote_code,
         "stages_total": len(plan.stages),

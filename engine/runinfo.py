@@ -60,11 +60,15 @@ def command_line() -> str:
     return " ".join(sys.argv)
 
 
-def provenance(config, device: str, data: Mapping[str, str]) -> dict:
+def provenance(
+    config, device: str, data: Mapping[str, str], threads: int | None = None
+) -> dict:
     """Everything a reader needs to trust (or reproduce) a run's numbers: xlt
     version and commit, the versions of the packages that compute them, the
     device and precision, how tensors are computed (`runtime`), the
-    fingerprint of every data split read, and the resolved config."""
+    fingerprint of every data split read, and the resolved config.
+    `threads`: the torch threads of each worker, for a run on workers (this
+    process's own count is not theirs)."""
     return {
         "xlt": __version__,
         "git_commit": git_commit(),
@@ -72,7 +76,7 @@ def provenance(config, device: str, data: Mapping[str, str]) -> dict:
         "device": device,
         "precision": config.precision,
         "runtime": {
-            **runtime_record(device, config.precision),
+            **runtime_record(device, config.precision, threads),
             # Processes that train one stage together (gpus_per_stage, DDP).
             "world_size": getattr(config, "gpus_per_stage", 1),
         },
@@ -131,14 +135,17 @@ def cpu_bf16_native(flags: frozenset[str] | None = None) -> bool:
     return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
-def runtime_record(device: str, precision: str) -> dict:
+def runtime_record(device: str, precision: str, threads: int | None = None) -> dict:
     """How tensors are computed in this run: autocast dtype, fused optimizer,
-    attention implementation, torch threads (and, on the CPU, whether bf16 is
-    native). Called in the run's process, where torch is already loaded."""
+    attention implementation, torch threads (`threads`, or this process's),
+    and, on the CPU, whether bf16 is native. Called in the run's process,
+    where torch is already loaded."""
     import torch
 
-    # "cpu", "cuda", "cuda:0 (NVIDIA H100 80GB HBM3)": the type is the first word.
-    device_type = (device.replace(":", " ").split() or [""])[0]
+    # "cpu", "cuda", "cuda:0 (NVIDIA H100 80GB HBM3)", "cpu, cpu" (workers),
+    # "cpu+cpu" (a DDP group): the type is the first word.
+    words = device.replace(":", " ").replace(",", " ").replace("+", " ").split()
+    device_type = (words or [""])[0]
     autocast = {"bf16": "bfloat16", "fp16": "float16"}.get(precision)
     record: dict = {
         "autocast_dtype": autocast,
@@ -148,7 +155,8 @@ def runtime_record(device: str, precision: str) -> dict:
         # dropout > 0 runs SDPA's math path: torch's CPU flash kernel takes no
         # dropout (benchmarks/README.md, "Attention dropout on the CPU").
         "attention_implementation": "sdpa",
-        "torch_threads": torch.get_num_threads(),
+        # Threads change how matrix products round (README, "More GPUs").
+        "torch_threads": torch.get_num_threads() if threads is None else threads,
     }
     if device_type == "cpu":
         record["cpu_bf16_native"] = cpu_bf16_native()

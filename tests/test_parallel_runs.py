@@ -291,6 +291,23 @@ def test_two_cpu_workers_give_the_sequential_results(grid_runs):
 
 
 @pytest.mark.slow
+def test_each_run_records_the_threads_its_stages_trained_with(grid_runs):
+    """Threads change how matrix products round, so a run's provenance says
+    how many each training process had: all cores in process, each worker's
+    share on workers (not the driver's own count)."""
+    from engine.executors.devices import cpu_cores, threads_per_worker
+    from engine.store import Store
+    from engine.workspace import Workspace
+
+    for run_id, threads in (("seq", cpu_cores()), ("par", threads_per_worker(2))):
+        ws = Workspace.open(grid_runs[run_id][0])
+        (record,) = [r for r in Store(ws).runs() if r["id"] == run_id]
+        runtime = record["provenance"]["runtime"]
+        assert runtime["torch_threads"] == threads, run_id
+        assert runtime["cpu_bf16_native"] in (True, False), run_id  # a CPU run
+
+
+@pytest.mark.slow
 def test_two_stages_run_at_once(grid_runs):
     _, events = grid_runs["par"]
     spans: dict[str, list[float]] = {}

@@ -106,6 +106,12 @@ class RayExecutor:
             self.slots = [self._spawn(i) for i in range(len(self._requests))]
         return self
 
+    @property
+    def threads(self) -> int | None:
+        """Torch threads of each actor (its CPUs), once started."""
+        requests = getattr(self, "_requests", None)
+        return int(requests[0]["num_cpus"]) if requests else None
+
     def go(self) -> None:
         """The run exists: actors check the workspace (the file written here
         must be there for them) and build their environments."""
