@@ -82,6 +82,7 @@ class RayExecutor:
         self.on_event = on_event
         self.on_score = on_score
         self.slots: list[_Slot] = []
+        self._requests: list[dict[str, float]] = []  # one per slot, from start()
         self._ray: Any = None
         self._queue: Any = None
         self._started_ray = False
@@ -109,8 +110,7 @@ class RayExecutor:
     @property
     def threads(self) -> int | None:
         """Torch threads of each actor (its CPUs), once started."""
-        requests = getattr(self, "_requests", None)
-        return int(requests[0]["num_cpus"]) if requests else None
+        return int(self._requests[0]["num_cpus"]) if self._requests else None
 
     def go(self) -> None:
         """The run exists: actors check the workspace (the file written here
